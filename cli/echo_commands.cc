@@ -1,5 +1,9 @@
 // `mpipc listen` (an authenticating echo server) and `mpipc connect` (a line-oriented client).
 #include <errno.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstring>
 
 #include <fstream>
 #include <iostream>
@@ -34,9 +38,19 @@ std::string Describe(const std::exception& e) {
   if (const auto* os = dynamic_cast<const OSError*>(&e)) {
     return std::string(os->python_name()) + ": " + os->what();
   }
-  if (dynamic_cast<const AuthenticationError*>(&e)) return std::string("AuthenticationError: ") + e.what();
+  if (dynamic_cast<const AuthenticationError*>(&e)) {
+    return std::string("AuthenticationError: ") + e.what();
+  }
   if (dynamic_cast<const EOFError*>(&e)) return std::string("EOFError: ") + e.what();
   return e.what();
+}
+
+// The socket file to remove when SIGINT/SIGTERM ends `mpipc listen` (empty: none).
+char g_socket_path[256];
+
+void UnlinkAndExit(int /*sig*/) {
+  if (g_socket_path[0] != '\0') unlink(g_socket_path);  // async-signal-safe
+  _exit(0);
 }
 
 int RunListen(const EchoOptions& opt) {
@@ -44,7 +58,16 @@ int RunListen(const EchoOptions& opt) {
   if (opt.handshake_timeout > 0) auth.timeout = opt.handshake_timeout;
   Listener listener(Address::Parse(opt.address), std::nullopt, 16, ReadAuthkey(opt.authkey_file),
                     auth);
-  std::cout << listener.address().ToString() << std::endl;  // flushes: callers wait for this line
+  const Address& bound = listener.address();
+  if (bound.family == Family::kUnix && !bound.abstract &&
+      bound.path.size() < sizeof g_socket_path) {
+    std::memcpy(g_socket_path, bound.path.c_str(), bound.path.size() + 1);
+  }
+  struct sigaction sa {};
+  sa.sa_handler = &UnlinkAndExit;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  std::cout << bound.ToString() << std::endl;  // flushes: callers wait for this line
   for (;;) {
     try {
       Connection conn = listener.accept();
@@ -68,7 +91,8 @@ int RunListen(const EchoOptions& opt) {
 
 int RunConnect(const EchoOptions& opt) {
   try {
-    Connection conn = Client(Address::Parse(opt.address), std::nullopt, ReadAuthkey(opt.authkey_file));
+    Connection conn =
+        Client(Address::Parse(opt.address), std::nullopt, ReadAuthkey(opt.authkey_file));
     std::string line;
     while (std::getline(std::cin, line)) {
       conn.send_bytes(line);

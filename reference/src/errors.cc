@@ -13,7 +13,9 @@ std::string ErrnoText(int errnum, const std::string& message) {
 }  // namespace
 
 OSError::OSError(std::string message)
-    : std::system_error(std::error_code(), message), message_(std::move(message)), what_(message_) {}
+    : std::system_error(std::error_code(), message),
+      message_(std::move(message)),
+      what_(message_) {}
 
 OSError::OSError(int errnum, std::string message)
     : std::system_error(std::error_code(errnum, std::generic_category()), message),

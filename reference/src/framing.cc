@@ -6,7 +6,9 @@ Header EncodeHeader(uint64_t length) noexcept {
   Header h;
   if (length > kMaxShortLength) {
     for (size_t i = 0; i < 4; ++i) h.bytes[i] = 0xFF;
-    for (size_t i = 0; i < 8; ++i) h.bytes[4 + i] = static_cast<unsigned char>(length >> (56 - 8 * i));
+    for (size_t i = 0; i < 8; ++i) {
+      h.bytes[4 + i] = static_cast<unsigned char>(length >> (56 - 8 * i));
+    }
     h.size = kLongHeaderSize;
   } else {
     for (size_t i = 0; i < 4; ++i) h.bytes[i] = static_cast<unsigned char>(length >> (24 - 8 * i));

@@ -39,9 +39,7 @@ std::string RandomBytes(size_t n) {
   return out;
 }
 
-[[noreturn]] void ThrowTimeout() {
-  throw OSError(ETIMEDOUT, "authentication handshake timed out");
-}
+[[noreturn]] void ThrowTimeout() { throw OSError(ETIMEDOUT, "authentication handshake timed out"); }
 
 // Applies SO_RCVTIMEO on a socket so that a peer stalling inside a frame cannot outlast the
 // deadline; restores "no timeout" on destruction. A no-op without a deadline.
@@ -53,7 +51,7 @@ class ReceiveTimeout {
     const auto us = std::chrono::duration_cast<std::chrono::microseconds>(left).count();
     struct timeval tv {};
     tv.tv_sec = static_cast<time_t>(us / 1000000);
-    tv.tv_usec = static_cast<suseconds_t>(std::max<long long>(us % 1000000, 1));
+    tv.tv_usec = static_cast<suseconds_t>(std::max<int64_t>(us % 1000000, 1));
     active_ = setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0;
   }
   ~ReceiveTimeout() {
@@ -71,7 +69,8 @@ class ReceiveTimeout {
 
 // One handshake message: recv_bytes(256), bounded by `deadline`.
 std::string ReceiveMessage(Connection& conn, const sys::Deadline& deadline) {
-  if (deadline && !conn.poll(std::chrono::duration<double>(*deadline - sys::Clock::now()).count())) {
+  if (deadline &&
+      !conn.poll(std::chrono::duration<double>(*deadline - sys::Clock::now()).count())) {
     ThrowTimeout();
   }
   ReceiveTimeout guard(conn.fileno(), deadline);
@@ -188,8 +187,7 @@ void DeliverChallenge(Connection& conn, std::string_view key, const AuthOptions&
   if (!IsAllowedDigest(options.challenge_digest)) {
     throw ValueError("unsupported challenge digest '" + options.challenge_digest + "'");
   }
-  const std::string message =
-      "{" + options.challenge_digest + "}" + RandomBytes(kMessageLength);
+  const std::string message = "{" + options.challenge_digest + "}" + RandomBytes(kMessageLength);
   conn.send_bytes(std::string(kChallenge) + message);
   const std::string response = ReceiveMessage(conn, deadline);
   try {
@@ -208,7 +206,8 @@ void AnswerChallenge(Connection& conn, std::string_view key, const AuthOptions& 
     throw AuthenticationError("Protocol error, expected challenge: message=" +
                               PyBytesRepr(message));
   }
-  const std::string_view payload = std::string_view(message).substr(kChallenge.size());
+  const std::string_view whole = message;
+  const std::string_view payload = whole.substr(kChallenge.size());
   if (payload.size() < kLegacyMessageLength) {
     throw AuthenticationError("challenge too short: " + std::to_string(payload.size()) + " bytes");
   }

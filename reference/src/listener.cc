@@ -164,8 +164,8 @@ Listener::Listener(std::optional<Address> address, std::optional<Family> family,
       address = Address::Inet("127.0.0.1", 0);
     } else {
       const char* tmp = getenv("TMPDIR");
-      std::string templ = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") +
-                          "/mpipc-XXXXXXXX";
+      std::string templ =
+          std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/mpipc-XXXXXXXX";
       if (mkdtemp(templ.data()) == nullptr) ThrowErrno();
       private_dir_ = templ;
       address = Address::Unix(private_dir_ + "/listener-" + RandomHex(8));
@@ -249,10 +249,10 @@ Connection Listener::accept() {
 }
 
 Connection Client(const Address& address, std::optional<Family> /*family*/,
-                  std::optional<std::string> authkey, AuthOptions options) {
+                  std::optional<std::string> authkey, const AuthOptions& options) {
   const SockAddr sa = ToSockAddr(address);
-  Fd sock(socket(address.family == Family::kInet ? AF_INET : AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC,
-                 0));
+  Fd sock(
+      socket(address.family == Family::kInet ? AF_INET : AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (sock.get() < 0) ThrowErrno();
   if (sys::Connect(sock.get(), sa.get(), sa.len) != 0) ThrowErrno();
   Connection conn(sock.release());

@@ -19,8 +19,12 @@ namespace {
 
 ssize_t RawRead(int fd, void* buf, size_t n) { return ::read(fd, buf, n); }
 ssize_t RawWritev(int fd, const struct iovec* iov, int iovcnt) { return ::writev(fd, iov, iovcnt); }
-ssize_t RawSendmsg(int fd, const struct msghdr* msg, int flags) { return ::sendmsg(fd, msg, flags); }
-int RawPoll(struct pollfd* fds, nfds_t nfds, int timeout_ms) { return ::poll(fds, nfds, timeout_ms); }
+ssize_t RawSendmsg(int fd, const struct msghdr* msg, int flags) {
+  return ::sendmsg(fd, msg, flags);
+}
+int RawPoll(struct pollfd* fds, nfds_t nfds, int timeout_ms) {
+  return ::poll(fds, nfds, timeout_ms);
+}
 int RawClose(int fd) { return ::close(fd); }
 int RawAccept4(int fd, struct sockaddr* addr, socklen_t* len, int flags) {
   return ::accept4(fd, addr, len, flags);
@@ -29,8 +33,8 @@ int RawConnect(int fd, const struct sockaddr* addr, socklen_t len) {
   return ::connect(fd, addr, len);
 }
 
-constexpr Ops kDefaultOps = {&RawRead, &RawWritev, &RawSendmsg, &RawPoll, &RawClose, &RawAccept4,
-                          &RawConnect};
+constexpr Ops kDefaultOps = {&RawRead,  &RawWritev,  &RawSendmsg, &RawPoll,
+                             &RawClose, &RawAccept4, &RawConnect};
 
 }  // namespace
 
@@ -47,8 +51,8 @@ Deadline DeadlineAfter(std::optional<double> timeout_seconds) {
   if (!(t > 0)) return Clock::now();  // also catches NaN
   // Clamp so that huge timeouts do not overflow the clock's representation (~292 years).
   const double capped = std::min(t, 1e9);
-  return Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                            std::chrono::duration<double>(capped));
+  return Clock::now() +
+         std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(capped));
 }
 
 ssize_t Read(int fd, void* buf, size_t n) {
@@ -166,7 +170,7 @@ int Poll(struct pollfd* fds, nfds_t nfds, const Deadline& deadline) {
       } else {
         // Round up so that we never wake before the deadline and spin.
         const auto ms = std::chrono::ceil<std::chrono::milliseconds>(left).count();
-        timeout_ms = static_cast<int>(std::min<long long>(ms, 1 << 30));
+        timeout_ms = static_cast<int>(std::min<int64_t>(ms, int64_t{1} << 30));
       }
     }
     const int r = CurrentOps().poll(fds, nfds, timeout_ms);
@@ -194,7 +198,9 @@ int Accept(int fd, struct sockaddr* addr, socklen_t* len, int flags) {
 int Connect(int fd, const struct sockaddr* addr, socklen_t len) {
   if (CurrentOps().connect(fd, addr, len) == 0) return 0;
   if (errno != EINTR) return -1;
-  struct pollfd p {fd, POLLOUT, 0};
+  struct pollfd p {
+    fd, POLLOUT, 0
+  };
   if (Poll(&p, 1, std::nullopt) < 0) return -1;
   int error = 0;
   socklen_t error_len = sizeof error;

@@ -93,9 +93,9 @@ class Connection {
   // Any contiguous range of trivially copyable elements (vector<int>, array<float>, ...); offset
   // and size count bytes, as CPython's memoryview cast does.
   template <std::ranges::contiguous_range R>
-    requires std::is_trivially_copyable_v<std::ranges::range_value_t<R>> &&
-             (!std::is_convertible_v<const R&, std::string_view>)
-  void send_bytes(const R& range, int64_t offset = 0, std::optional<int64_t> size = std::nullopt) {
+  requires std::is_trivially_copyable_v<std::ranges::range_value_t<R>> &&
+      (!std::is_convertible_v<const R&, std::string_view>)void send_bytes(
+          const R& range, int64_t offset = 0, std::optional<int64_t> size = std::nullopt) {
     send_bytes(std::as_bytes(std::span(std::ranges::data(range), std::ranges::size(range))), offset,
                size);
   }
@@ -111,9 +111,9 @@ class Connection {
   // carrying it, the buffer untouched.
   size_t recv_bytes_into(std::span<std::byte> buffer, int64_t offset = 0);
   template <std::ranges::contiguous_range R>
-    requires std::is_trivially_copyable_v<std::ranges::range_value_t<R>> &&
-             (!std::is_const_v<std::remove_reference_t<std::ranges::range_reference_t<R>>>)
-  size_t recv_bytes_into(R& range, int64_t offset = 0) {
+  requires std::is_trivially_copyable_v<std::ranges::range_value_t<R>> &&
+      (!std::is_const_v<std::remove_reference_t<std::ranges::range_reference_t<R>>>)size_t
+      recv_bytes_into(R& range, int64_t offset = 0) {
     return recv_bytes_into(
         std::as_writable_bytes(std::span(std::ranges::data(range), std::ranges::size(range))),
         offset);

@@ -32,9 +32,7 @@ inline constexpr size_t kSingleWriteLimit = 16384;
 struct Header {
   std::array<unsigned char, kLongHeaderSize> bytes{};
   size_t size = 0;
-  std::string_view view() const {
-    return {reinterpret_cast<const char*>(bytes.data()), size};
-  }
+  std::string_view view() const { return {reinterpret_cast<const char*>(bytes.data()), size}; }
 };
 
 // The header CPython writes for a payload of `length` bytes.

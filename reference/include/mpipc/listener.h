@@ -41,9 +41,9 @@ enum class Family { kInet, kUnix };
 
 struct Address {
   Family family = Family::kUnix;
-  std::string host;     // kInet: a dotted quad or a name resolved with getaddrinfo
-  uint16_t port = 0;    // kInet
-  std::string path;     // kUnix: a filesystem path, or the abstract name without its NUL
+  std::string host;   // kInet: a dotted quad or a name resolved with getaddrinfo
+  uint16_t port = 0;  // kInet
+  std::string path;   // kUnix: a filesystem path, or the abstract name without its NUL
   bool abstract = false;
 
   static Address Inet(std::string host, uint16_t port);
@@ -98,7 +98,8 @@ class Listener {
 // errno (FileNotFoundError, ConnectionRefusedError, ...). `family` is ignored in favour of the
 // address's own, as CPython does (CL-FAMILY).
 Connection Client(const Address& address, std::optional<Family> family = std::nullopt,
-                  std::optional<std::string> authkey = std::nullopt, AuthOptions options = {});
+                  std::optional<std::string> authkey = std::nullopt,
+                  const AuthOptions& options = {});
 
 }  // namespace mpipc
 

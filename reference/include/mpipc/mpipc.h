@@ -2,11 +2,11 @@
 #ifndef MPIPC_MPIPC_H_
 #define MPIPC_MPIPC_H_
 
-#include "mpipc/connection.h"   // IWYU pragma: export
-#include "mpipc/errors.h"       // IWYU pragma: export
-#include "mpipc/handshake.h"    // IWYU pragma: export
-#include "mpipc/listener.h"     // IWYU pragma: export
+#include "mpipc/connection.h"     // IWYU pragma: export
+#include "mpipc/errors.h"         // IWYU pragma: export
+#include "mpipc/handshake.h"      // IWYU pragma: export
+#include "mpipc/listener.h"       // IWYU pragma: export
 #include "mpipc/serialization.h"  // IWYU pragma: export
-#include "mpipc/wait.h"         // IWYU pragma: export
+#include "mpipc/wait.h"           // IWYU pragma: export
 
 #endif  // MPIPC_MPIPC_H_

@@ -30,7 +30,7 @@ namespace mpipc {
 class Waitable {
  public:
   Waitable(const Connection& conn) : conn_(&conn) {}  // NOLINT(google-explicit-constructor)
-  Waitable(int fd) : fd_(fd) {}                        // NOLINT(google-explicit-constructor)
+  Waitable(int fd) : fd_(fd) {}                       // NOLINT(google-explicit-constructor)
 
   // The Connection, or nullptr for a raw descriptor.
   const Connection* connection() const noexcept { return conn_; }
