@@ -95,6 +95,12 @@ class SerializationError : public std::runtime_error {
   explicit SerializationError(const std::string& message) : std::runtime_error(message) {}
 };
 
+// Python's AssertionError: an API used out of order (join_thread() before close(), ...).
+class AssertionError : public std::logic_error {
+ public:
+  explicit AssertionError(const std::string& message) : std::logic_error(message) {}
+};
+
 // queue.Empty and queue.Full: raised without arguments.
 class Empty : public std::runtime_error {
  public:
