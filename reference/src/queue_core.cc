@@ -117,17 +117,24 @@ struct QueueCore::Shared {
   uint64_t capacity;
   int64_t maxsize;
 
-  // Producers.
+  // Producers (under the write lock). cached_head is a possibly stale copy of head: heads only
+  // grow, so it never overstates the free space, and the shared head is read only when it
+  // seems short.
   alignas(64) std::atomic<uint32_t> write_lock;
-  std::atomic<uint32_t> space_seq;
-  std::atomic<uint32_t> space_waiters;
   std::atomic<uint64_t> tail;
+  std::atomic<uint64_t> cached_head;
 
-  // Consumers.
+  // Consumers (under the read lock); cached_tail likewise understates the data.
   alignas(64) std::atomic<uint32_t> read_lock;
-  std::atomic<uint32_t> data_seq;
-  std::atomic<uint32_t> data_waiters;
   std::atomic<uint64_t> head;
+  std::atomic<uint64_t> cached_tail;
+
+  // Sleepers, on lines of their own so that the commits above do not bounce them. A sequence
+  // word is bumped only when its waiter count is non-zero.
+  alignas(64) std::atomic<uint32_t> data_seq;
+  std::atomic<uint32_t> data_waiters;
+  alignas(64) std::atomic<uint32_t> space_seq;
+  std::atomic<uint32_t> space_waiters;
 
   // Accounting: the slot table, JoinableQueue's task counts, and their wake-ups.
   alignas(64) std::atomic<uint32_t> slot_lock;
@@ -150,7 +157,8 @@ struct QueueCore::Local {
   std::condition_variable cv;
   std::deque<std::string> buffer;
   std::thread feeder;
-  bool feeder_busy = false;
+  bool feeder_busy = false;     // the feeder is writing a batch
+  bool feeder_waiting = false;  // the feeder sleeps on cv
   bool closing = false;
   bool closed = false;
   bool cancel_join = false;
@@ -463,12 +471,15 @@ bool QueueCore::try_write_record(uint32_t kind, std::string_view chunk, uint64_t
   const uint64_t cap = shared_->capacity;
   const uint64_t size = RecordSize(chunk.size());
   const uint64_t t = shared_->tail.load(std::memory_order_relaxed);
-  const uint64_t h = shared_->head.load(std::memory_order_acquire);
-  const uint64_t free_bytes = cap - ((Pos(t) - Pos(h)) & kPosMask);
   const uint64_t off = Pos(t) & (cap - 1);
   const uint64_t contiguous = cap - off;
   const uint64_t pad = size > contiguous ? contiguous : 0;
-  if (pad + size > free_bytes) return false;
+  uint64_t h = shared_->cached_head.load(std::memory_order_relaxed);
+  if (pad + size > cap - ((Pos(t) - Pos(h)) & kPosMask)) {
+    h = shared_->head.load(std::memory_order_acquire);
+    shared_->cached_head.store(h, std::memory_order_relaxed);
+    if (pad + size > cap - ((Pos(t) - Pos(h)) & kPosMask)) return false;
+  }
   if (pad != 0 && contiguous >= kRecordHeader) {
     RecordHeader p{};
     p.len = static_cast<uint32_t>(contiguous - kRecordHeader);
@@ -486,8 +497,8 @@ bool QueueCore::try_write_record(uint32_t kind, std::string_view chunk, uint64_t
   const uint64_t items = (kind == kItem || kind == kLast) ? 1 : 0;
   // The commit: one store publishes the bytes and the item count together.
   shared_->tail.store(Advance(t, pad + size, items), std::memory_order_seq_cst);
-  shared_->data_seq.fetch_add(1, std::memory_order_seq_cst);
   if (shared_->data_waiters.load(std::memory_order_seq_cst) != 0) {
+    shared_->data_seq.fetch_add(1, std::memory_order_seq_cst);
     FutexWake(&shared_->data_seq, INT_MAX);
   }
   return true;
@@ -497,12 +508,17 @@ void QueueCore::write_item(std::string_view item, bool may_block, bool* written)
   const uint64_t cap = shared_->capacity;
   const auto write_one = [&](uint32_t kind, std::string_view chunk) {
     for (;;) {
-      const uint32_t seq = shared_->space_seq.load();
       if (try_write_record(kind, chunk, item.size())) return true;
       if (!may_block) return false;
-      shared_->space_waiters.fetch_add(1);
-      FutexWait(&shared_->space_seq, seq, SliceUntil(std::nullopt));
-      shared_->space_waiters.fetch_sub(1);
+      shared_->space_waiters.fetch_add(1, std::memory_order_seq_cst);
+      const uint32_t seq = shared_->space_seq.load(std::memory_order_seq_cst);
+      if (!try_write_record(kind, chunk, item.size())) {
+        FutexWait(&shared_->space_seq, seq, SliceUntil(std::nullopt));
+        shared_->space_waiters.fetch_sub(1, std::memory_order_relaxed);
+        continue;
+      }
+      shared_->space_waiters.fetch_sub(1, std::memory_order_relaxed);
+      return true;
     }
   };
   if (RecordSize(item.size()) <= cap / 2) {
@@ -530,14 +546,18 @@ bool QueueCore::read_item(Local& l, const sys::Deadline& deadline,
   };
   const auto commit = [this](uint64_t h, uint64_t bytes, uint64_t items) {
     shared_->head.store(Advance(h, bytes, items), std::memory_order_seq_cst);
-    shared_->space_seq.fetch_add(1, std::memory_order_seq_cst);
     if (shared_->space_waiters.load(std::memory_order_seq_cst) != 0) {
+      shared_->space_seq.fetch_add(1, std::memory_order_seq_cst);
       FutexWake(&shared_->space_seq, INT_MAX);
     }
   };
   for (;;) {
     const uint64_t h = shared_->head.load(std::memory_order_relaxed);
-    uint64_t t = shared_->tail.load(std::memory_order_acquire);
+    uint64_t t = shared_->cached_tail.load(std::memory_order_relaxed);
+    if (Pos(h) == Pos(t)) {
+      t = shared_->tail.load(std::memory_order_acquire);
+      shared_->cached_tail.store(t, std::memory_order_relaxed);
+    }
     if (Pos(h) == Pos(t)) {
       if (Passed(deadline)) return false;
       // Spin briefly: a producer on the other core is usually about to publish.
@@ -548,8 +568,8 @@ bool QueueCore::read_item(Local& l, const sys::Deadline& deadline,
         if ((i & 63) == 63 && sys::Clock::now() >= spin_until) break;
       }
       if (Pos(t) != Pos(h)) continue;
-      const uint32_t seq = shared_->data_seq.load(std::memory_order_seq_cst);
       shared_->data_waiters.fetch_add(1, std::memory_order_seq_cst);
+      const uint32_t seq = shared_->data_seq.load(std::memory_order_seq_cst);
       bool woke = true;
       if (Pos(shared_->tail.load(std::memory_order_seq_cst)) == Pos(h)) {
         woke = FutexWait(&shared_->data_seq, seq, SliceUntil(deadline));
@@ -630,42 +650,35 @@ bool QueueCore::read_item(Local& l, const sys::Deadline& deadline,
 
 void QueueCore::put(std::string_view item, const sys::Deadline& deadline, bool block_on_ring) {
   Local& l = local();
-  {
-    std::lock_guard<std::mutex> lk(l.mu);
-    if (l.closed) {
-      if (kind() == QueueKind::kSimple) throw OSError("handle is closed");
-      throw ValueError("Queue " + repr_ + " is closed");
+  const auto closed_error = [this]() -> std::exception_ptr {
+    if (kind() == QueueKind::kSimple) return std::make_exception_ptr(OSError("handle is closed"));
+    return std::make_exception_ptr(ValueError("Queue " + repr_ + " is closed"));
+  };
+  // Items are counted per process ("pending" until they reach the ring) where a count matters
+  // beyond the ring's own: a bounded queue's free places, and JoinableQueue's tasks (puts). An
+  // unbounded Queue counts only what waits in the local buffer.
+  const bool bounded = shared_->maxsize > 0;
+  const bool counted = bounded || kind() == QueueKind::kJoinable;
+  std::atomic<uint64_t>* counts = nullptr;
+  if (counted) {
+    {
+      std::lock_guard<std::mutex> lk(l.mu);
+      if (l.closed) std::rethrow_exception(closed_error());
+      counts = &shared_->slots[my_slot(l)].counts;
     }
-  }
-  const int slot = my_slot(l);
-  std::atomic<uint64_t>& counts = shared_->slots[slot].counts;
-  if (shared_->maxsize > 0) {
-    for (;;) {
-      if (RobustLock(&shared_->slot_lock, std::nullopt) == LockResult::kOwnerDied) sweep();
-      const uint32_t seq = shared_->slot_seq.load();
-      if (qsize() < shared_->maxsize) {
-        counts.fetch_add(kOnePut + 1);
-        RobustUnlock(&shared_->slot_lock);
-        break;
-      }
-      RobustUnlock(&shared_->slot_lock);
-      if (Passed(deadline)) throw Full();
-      shared_->slot_waiters.fetch_add(1);
-      const bool woke = FutexWait(&shared_->slot_seq, seq, SliceUntil(deadline));
-      shared_->slot_waiters.fetch_sub(1);
-      if (!woke && !Passed(deadline)) {
-        // A dead producer's counted items would hold their places for ever: sweep them.
-        if (RobustLock(&shared_->slot_lock, std::nullopt) == LockResult::kOwnerDied) sweep();
-        sweep();
-        RobustUnlock(&shared_->slot_lock);
-      }
+    if (bounded) {
+      reserve_place(*counts, deadline);
+    } else {
+      counts->fetch_add(kOnePut + 1);
     }
-  } else {
-    counts.fetch_add(kOnePut + 1);
   }
 
   if (block_on_ring) {
     std::lock_guard<std::mutex> pm(l.producer_mu);
+    if (!counted) {
+      std::lock_guard<std::mutex> lk(l.mu);
+      if (l.closed) std::rethrow_exception(closed_error());
+    }
     RobustLock(&shared_->write_lock, std::nullopt);  // a dead holder left nothing visible
     bool written = false;
     try {
@@ -675,29 +688,54 @@ void QueueCore::put(std::string_view item, const sys::Deadline& deadline, bool b
       throw;
     }
     RobustUnlock(&shared_->write_lock);
-    counts.fetch_sub(1);
+    if (counts != nullptr) counts->fetch_sub(1);
     return;
   }
 
-  // Straight into the ring when nothing of ours is queued before it and there is room.
   std::unique_lock<std::mutex> lk(l.mu);
-  if (l.buffer.empty() && !l.feeder_busy && RecordSize(item.size()) <= shared_->capacity / 2) {
-    std::unique_lock<std::mutex> pm(l.producer_mu, std::try_to_lock);
-    if (pm.owns_lock() && RobustTryLock(&shared_->write_lock) != LockResult::kTimeout) {
-      lk.unlock();
-      bool written = false;
-      write_item(item, /*may_block=*/false, &written);
-      RobustUnlock(&shared_->write_lock);
-      if (written) {
-        counts.fetch_sub(1);
-        return;
-      }
-      lk.lock();
+  if (!counted && l.closed) std::rethrow_exception(closed_error());
+  // Straight into the ring when nothing of ours is queued before it and there is room. Holding
+  // l.mu keeps the feeder (which marks itself busy under l.mu) and our other threads out.
+  if (l.buffer.empty() && !l.feeder_busy && RecordSize(item.size()) <= shared_->capacity / 2 &&
+      RobustTryLock(&shared_->write_lock) != LockResult::kTimeout) {
+    bool written = false;
+    write_item(item, /*may_block=*/false, &written);
+    RobustUnlock(&shared_->write_lock);
+    if (written) {
+      if (counts != nullptr) counts->fetch_sub(1);
+      return;
     }
   }
+  if (counts == nullptr) shared_->slots[my_slot(l)].counts.fetch_add(1);
   l.buffer.emplace_back(item);
-  if (!l.feeder.joinable()) start_feeder(l);
-  l.cv.notify_all();
+  if (!l.feeder.joinable()) {
+    start_feeder(l);
+  } else if (l.feeder_waiting) {
+    l.cv.notify_one();
+  }
+}
+
+void QueueCore::reserve_place(std::atomic<uint64_t>& counts, const sys::Deadline& deadline) {
+  for (;;) {
+    if (RobustLock(&shared_->slot_lock, std::nullopt) == LockResult::kOwnerDied) sweep();
+    const uint32_t seq = shared_->slot_seq.load();
+    if (qsize() < shared_->maxsize) {
+      counts.fetch_add(kOnePut + 1);
+      RobustUnlock(&shared_->slot_lock);
+      return;
+    }
+    RobustUnlock(&shared_->slot_lock);
+    if (Passed(deadline)) throw Full();
+    shared_->slot_waiters.fetch_add(1);
+    const bool woke = FutexWait(&shared_->slot_seq, seq, SliceUntil(deadline));
+    shared_->slot_waiters.fetch_sub(1);
+    if (!woke && !Passed(deadline)) {
+      // A dead producer's counted items would hold their places for ever: sweep them.
+      if (RobustLock(&shared_->slot_lock, std::nullopt) == LockResult::kOwnerDied) sweep();
+      sweep();
+      RobustUnlock(&shared_->slot_lock);
+    }
+  }
 }
 
 void QueueCore::start_feeder(Local& l) {
@@ -719,25 +757,30 @@ void QueueCore::start_feeder(Local& l) {
 void QueueCore::feeder_loop(std::shared_ptr<Local> lp) {
   Local& l = *lp;
   std::atomic<uint64_t>& counts = shared_->slots[l.slot].counts;
+  std::deque<std::string> batch;
   std::unique_lock<std::mutex> lk(l.mu);
   for (;;) {
-    l.cv.wait(lk, [&l] { return !l.buffer.empty() || l.closing; });
+    while (l.buffer.empty() && !l.closing) {
+      l.feeder_waiting = true;
+      l.cv.wait(lk);
+      l.feeder_waiting = false;
+    }
     if (l.buffer.empty()) break;
-    std::string item = std::move(l.buffer.front());
-    l.buffer.pop_front();
+    // Take everything buffered so far; producers keep appending to the (now empty) buffer.
+    batch.swap(l.buffer);
     l.feeder_busy = true;
     lk.unlock();
-    {
+    for (const std::string& item : batch) {
       std::lock_guard<std::mutex> pm(l.producer_mu);
       RobustLock(&shared_->write_lock, std::nullopt);
       bool written = false;
       write_item(item, /*may_block=*/true, &written);
       RobustUnlock(&shared_->write_lock);
+      counts.fetch_sub(1);
     }
-    counts.fetch_sub(1);
+    batch.clear();
     lk.lock();
     l.feeder_busy = false;
-    l.cv.notify_all();
   }
 }
 

@@ -15,6 +15,8 @@
 //   AuthenticationError            mpipc::AuthenticationError
 //   pickle errors                  mpipc::SerializationError
 //   queue.Empty / queue.Full       mpipc::Empty / mpipc::Full
+//   AssertionError                 mpipc::AssertionError (Process misuse, join_thread before close)
+//   TypeError                      mpipc::TypeError (a Value of the wrong kind, unhashable key)
 //
 // mpipc::OSError derives from std::system_error, so every OS failure can be caught as
 // std::system_error and its errno read from code(). All types are plain values: copyable, and
@@ -95,12 +97,6 @@ class SerializationError : public std::runtime_error {
   explicit SerializationError(const std::string& message) : std::runtime_error(message) {}
 };
 
-// Python's AssertionError: an API used out of order (join_thread() before close(), ...).
-class AssertionError : public std::logic_error {
- public:
-  explicit AssertionError(const std::string& message) : std::logic_error(message) {}
-};
-
 // queue.Empty and queue.Full: raised without arguments.
 class Empty : public std::runtime_error {
  public:
@@ -110,6 +106,20 @@ class Empty : public std::runtime_error {
 class Full : public std::runtime_error {
  public:
   Full() : std::runtime_error("") {}
+};
+
+// Python's AssertionError, raised by multiprocessing's `assert`s on misuse: join() before
+// start(), start() twice (process.h), join_thread() before close().
+class AssertionError : public std::logic_error {
+ public:
+  explicit AssertionError(const std::string& message) : std::logic_error(message) {}
+};
+
+// Python's TypeError where C++ cannot reject the type at compile time: a Value accessor for the
+// wrong kind, an unhashable dict key (value.h).
+class TypeError : public std::invalid_argument {
+ public:
+  explicit TypeError(const std::string& message) : std::invalid_argument(message) {}
 };
 
 }  // namespace mpipc

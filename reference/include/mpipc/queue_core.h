@@ -39,6 +39,7 @@
 #ifndef MPIPC_QUEUE_CORE_H_
 #define MPIPC_QUEUE_CORE_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -123,6 +124,7 @@ class QueueCore {
   void start_feeder(Local& l);
   void feeder_loop(std::shared_ptr<Local> l);
   int my_slot(Local& l);
+  void reserve_place(std::atomic<uint64_t>& counts, const sys::Deadline& deadline);
   void sweep();
   void write_item(std::string_view item, bool may_block, bool* written);
   bool try_write_record(uint32_t kind, std::string_view chunk, uint64_t total);
