@@ -76,6 +76,12 @@ struct Slot {
   std::atomic<uint64_t> counts;
 };
 
+// put() of an item this large waits up to kPutGrace for ring space before buffering it.
+constexpr size_t kGraceItemSize = 64 << 10;
+constexpr auto kPutGrace = std::chrono::microseconds(200);
+// Emptied feeder buffers kept per process for reuse.
+constexpr size_t kSpareBytes = 16 << 20;
+
 // How long a consumer or producer spins on the ring before it sleeps on the futex.
 constexpr auto kSpin = std::chrono::microseconds(20);
 
@@ -156,6 +162,8 @@ struct QueueCore::Local {
   std::mutex mu;  // guards the fields down to `slot`
   std::condition_variable cv;
   std::deque<std::string> buffer;
+  std::vector<std::string> spare;  // emptied buffers kept for reuse, spare_bytes in all
+  size_t spare_bytes = 0;
   std::thread feeder;
   bool feeder_busy = false;     // the feeder is writing a batch
   bool feeder_waiting = false;  // the feeder sleeps on cv
@@ -504,28 +512,23 @@ bool QueueCore::try_write_record(uint32_t kind, std::string_view chunk, uint64_t
   return true;
 }
 
-void QueueCore::write_item(std::string_view item, bool may_block, bool* written) {
+bool QueueCore::write_item(std::string_view item, const sys::Deadline& give_up) {
   const uint64_t cap = shared_->capacity;
   const auto write_one = [&](uint32_t kind, std::string_view chunk) {
     for (;;) {
       if (try_write_record(kind, chunk, item.size())) return true;
-      if (!may_block) return false;
+      if (Passed(give_up)) return false;
       shared_->space_waiters.fetch_add(1, std::memory_order_seq_cst);
       const uint32_t seq = shared_->space_seq.load(std::memory_order_seq_cst);
-      if (!try_write_record(kind, chunk, item.size())) {
-        FutexWait(&shared_->space_seq, seq, SliceUntil(std::nullopt));
-        shared_->space_waiters.fetch_sub(1, std::memory_order_relaxed);
-        continue;
-      }
+      const bool written = try_write_record(kind, chunk, item.size());
+      if (!written) FutexWait(&shared_->space_seq, seq, SliceUntil(give_up));
       shared_->space_waiters.fetch_sub(1, std::memory_order_relaxed);
-      return true;
+      if (written) return true;
     }
   };
-  if (RecordSize(item.size()) <= cap / 2) {
-    *written = write_one(kItem, item);
-    return;
-  }
-  // Streaming: chunks of a quarter ring, so that the reader drains one while we fill the next.
+  if (RecordSize(item.size()) <= cap / 2) return write_one(kItem, item);
+  // Streaming (always blocking): chunks of a quarter ring, so that the reader drains one while
+  // we fill the next.
   const uint64_t chunk_max = cap / 4 - kRecordHeader;
   for (uint64_t off = 0; off < item.size();) {
     const uint64_t len = std::min<uint64_t>(chunk_max, item.size() - off);
@@ -533,7 +536,7 @@ void QueueCore::write_item(std::string_view item, bool may_block, bool* written)
     write_one(kind, item.substr(off, len));
     off += len;
   }
-  *written = true;
+  return true;
 }
 
 bool QueueCore::read_item(Local& l, const sys::Deadline& deadline,
@@ -680,9 +683,8 @@ void QueueCore::put(std::string_view item, const sys::Deadline& deadline, bool b
       if (l.closed) std::rethrow_exception(closed_error());
     }
     RobustLock(&shared_->write_lock, std::nullopt);  // a dead holder left nothing visible
-    bool written = false;
     try {
-      write_item(item, /*may_block=*/true, &written);
+      write_item(item, std::nullopt);
     } catch (...) {
       RobustUnlock(&shared_->write_lock);
       throw;
@@ -696,10 +698,12 @@ void QueueCore::put(std::string_view item, const sys::Deadline& deadline, bool b
   if (!counted && l.closed) std::rethrow_exception(closed_error());
   // Straight into the ring when nothing of ours is queued before it and there is room. Holding
   // l.mu keeps the feeder (which marks itself busy under l.mu) and our other threads out.
+  // A large item may wait a moment for room: copying it into the buffer costs about as much.
   if (l.buffer.empty() && !l.feeder_busy && RecordSize(item.size()) <= shared_->capacity / 2 &&
       RobustTryLock(&shared_->write_lock) != LockResult::kTimeout) {
-    bool written = false;
-    write_item(item, /*may_block=*/false, &written);
+    const sys::Deadline give_up =
+        sys::Clock::now() + (item.size() >= kGraceItemSize ? kPutGrace : sys::Clock::duration{});
+    const bool written = write_item(item, give_up);
     RobustUnlock(&shared_->write_lock);
     if (written) {
       if (counts != nullptr) counts->fetch_sub(1);
@@ -707,7 +711,14 @@ void QueueCore::put(std::string_view item, const sys::Deadline& deadline, bool b
     }
   }
   if (counts == nullptr) shared_->slots[my_slot(l)].counts.fetch_add(1);
-  l.buffer.emplace_back(item);
+  if (!l.spare.empty()) {
+    l.spare_bytes -= l.spare.back().capacity();
+    l.buffer.push_back(std::move(l.spare.back()));
+    l.spare.pop_back();
+    l.buffer.back().assign(item);
+  } else {
+    l.buffer.emplace_back(item);
+  }
   if (!l.feeder.joinable()) {
     start_feeder(l);
   } else if (l.feeder_waiting) {
@@ -773,12 +784,19 @@ void QueueCore::feeder_loop(std::shared_ptr<Local> lp) {
     for (const std::string& item : batch) {
       std::lock_guard<std::mutex> pm(l.producer_mu);
       RobustLock(&shared_->write_lock, std::nullopt);
-      bool written = false;
-      write_item(item, /*may_block=*/true, &written);
+      write_item(item, std::nullopt);
       RobustUnlock(&shared_->write_lock);
       counts.fetch_sub(1);
     }
+    lk.lock();
+    // Keep some emptied buffers for the next items: large ones would otherwise cost fresh pages.
+    for (std::string& item : batch) {
+      if (l.spare_bytes + item.capacity() > kSpareBytes) break;
+      l.spare_bytes += item.capacity();
+      l.spare.push_back(std::move(item));
+    }
     batch.clear();
+    lk.unlock();
     lk.lock();
     l.feeder_busy = false;
   }

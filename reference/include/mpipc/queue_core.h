@@ -29,7 +29,9 @@
 //
 // Unbounded queues never block put() on the transport: when the ring is full (or another
 // producer holds the write lock) the item goes to a per-process buffer that a feeder thread
-// drains, in order; with room, put() writes straight into the ring. See close(), join_thread(),
+// drains, in order; with room, put() writes straight into the ring. One bounded exception: an
+// item of 64 KiB or more may wait up to 200 us for room before it is buffered, because copying it
+// into the buffer would cost about as long. See close(), join_thread(),
 // cancel_join_thread() for the buffer's lifetime.
 //
 // Thread- and process-safety: every method may be called from any thread of any process that
@@ -126,7 +128,8 @@ class QueueCore {
   int my_slot(Local& l);
   void reserve_place(std::atomic<uint64_t>& counts, const sys::Deadline& deadline);
   void sweep();
-  void write_item(std::string_view item, bool may_block, bool* written);
+  // Writes one item (streaming it if large); gives up (false) at `give_up` for lack of room.
+  bool write_item(std::string_view item, const sys::Deadline& give_up);
   bool try_write_record(uint32_t kind, std::string_view chunk, uint64_t total);
   bool read_item(Local& l, const sys::Deadline& deadline,
                  const std::function<void(std::string_view)>& consume);
