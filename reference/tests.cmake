@@ -8,6 +8,9 @@ set(MPIPC_REFERENCE_TESTS
   wait_test
   serialization_test
   interop_test
+  queue_test
+  queue_history_test
+  queue_kill_test
 )
 foreach(t IN LISTS MPIPC_REFERENCE_TESTS)
   add_executable(${t} ${CMAKE_CURRENT_SOURCE_DIR}/src/${t}.cc)

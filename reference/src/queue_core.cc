@@ -64,11 +64,13 @@ static_assert(sizeof(RecordHeader) == 24);
 constexpr size_t kRecordHeader = sizeof(RecordHeader);
 inline uint64_t RecordSize(uint64_t len) { return (kRecordHeader + len + 7) & ~uint64_t{7}; }
 
-// A per-process counter word: high 32 bits = items ever put (mod 2^32), low 32 bits = items
-// counted but not yet written into the ring ("pending").
+// A per-process counter word: high 32 bits = items ever put (mod 2^32), low 31 bits = items
+// counted but not yet written into the ring ("pending"), and kCommitting, set while this
+// process's write-lock holder writes one of its pending items (write_pending_item()).
 constexpr uint64_t kOnePut = uint64_t{1} << 32;
+constexpr uint64_t kCommitting = uint64_t{1} << 31;
 inline uint32_t Puts(uint64_t w) { return static_cast<uint32_t>(w >> 32); }
-inline uint32_t Pending(uint64_t w) { return static_cast<uint32_t>(w); }
+inline uint32_t Pending(uint64_t w) { return static_cast<uint32_t>(w) & 0x7fffffff; }
 
 struct Slot {
   std::atomic<int32_t> pid;
@@ -129,6 +131,7 @@ struct QueueCore::Shared {
   alignas(64) std::atomic<uint32_t> write_lock;
   std::atomic<uint64_t> tail;
   std::atomic<uint64_t> cached_head;
+  std::atomic<uint32_t> commit_idx;  // Idx(tail) before the pending item being written
 
   // Consumers (under the read lock); cached_tail likewise understates the data.
   alignas(64) std::atomic<uint32_t> read_lock;
@@ -389,7 +392,13 @@ void QueueCore::sweep() {
     Slot& s = shared_->slots[i];
     const int32_t pid = s.pid.load();
     if (pid == 0 || pid == me || ProcessAlive(pid)) continue;
-    const uint64_t w = s.counts.load();
+    uint64_t w = s.counts.load();
+    if ((w & kCommitting) != 0 &&
+        Idx(shared_->tail.load()) != shared_->commit_idx.load(std::memory_order_relaxed)) {
+      // It was killed holding the write lock after its item's last record reached the ring but
+      // before it uncounted the item (no one has written since: settle_dead_writer()).
+      w -= 1;
+    }
     shared_->retired_puts.fetch_add(Puts(w) - Pending(w));
     s.counts.store(0);
     s.pid.store(0);
@@ -539,6 +548,32 @@ bool QueueCore::write_item(std::string_view item, const sys::Deadline& give_up) 
   return true;
 }
 
+bool QueueCore::write_pending_item(std::string_view item, const sys::Deadline& give_up,
+                                   std::atomic<uint64_t>* counts) {
+  if (counts == nullptr) return write_item(item, give_up);
+  // Publishing the item (the tail store of its last record, which bumps Idx(tail)) and
+  // uncounting it are two stores; kCommitting marks the gap, and is cleared with the count in
+  // one atomic step, so that sweep() can tell whether a writer killed in between had published.
+  shared_->commit_idx.store(static_cast<uint32_t>(Idx(shared_->tail.load())),
+                            std::memory_order_relaxed);
+  counts->fetch_or(kCommitting);
+  bool written = false;
+  try {
+    written = write_item(item, give_up);
+  } catch (...) {
+    counts->fetch_sub(kCommitting);
+    throw;
+  }
+  counts->fetch_sub(written ? kCommitting + 1 : kCommitting);
+  return written;
+}
+
+void QueueCore::settle_dead_writer() {
+  if (RobustLock(&shared_->slot_lock, std::nullopt) == LockResult::kOwnerDied) sweep();
+  sweep();
+  RobustUnlock(&shared_->slot_lock);
+}
+
 bool QueueCore::read_item(Local& l, const sys::Deadline& deadline,
                           const std::function<void(std::string_view)>& consume) {
   const uint64_t cap = shared_->capacity;
@@ -682,15 +717,17 @@ void QueueCore::put(std::string_view item, const sys::Deadline& deadline, bool b
       std::lock_guard<std::mutex> lk(l.mu);
       if (l.closed) std::rethrow_exception(closed_error());
     }
-    RobustLock(&shared_->write_lock, std::nullopt);  // a dead holder left nothing visible
+    // A dead holder left nothing visible in the ring, but maybe a count to settle.
+    if (RobustLock(&shared_->write_lock, std::nullopt) == LockResult::kOwnerDied) {
+      settle_dead_writer();
+    }
     try {
-      write_item(item, std::nullopt);
+      write_pending_item(item, std::nullopt, counts);
     } catch (...) {
       RobustUnlock(&shared_->write_lock);
       throw;
     }
     RobustUnlock(&shared_->write_lock);
-    if (counts != nullptr) counts->fetch_sub(1);
     return;
   }
 
@@ -699,16 +736,15 @@ void QueueCore::put(std::string_view item, const sys::Deadline& deadline, bool b
   // Straight into the ring when nothing of ours is queued before it and there is room. Holding
   // l.mu keeps the feeder (which marks itself busy under l.mu) and our other threads out.
   // A large item may wait a moment for room: copying it into the buffer costs about as much.
+  LockResult locked = LockResult::kTimeout;
   if (l.buffer.empty() && !l.feeder_busy && RecordSize(item.size()) <= shared_->capacity / 2 &&
-      RobustTryLock(&shared_->write_lock) != LockResult::kTimeout) {
+      (locked = RobustTryLock(&shared_->write_lock)) != LockResult::kTimeout) {
+    if (locked == LockResult::kOwnerDied) settle_dead_writer();
     const sys::Deadline give_up =
         sys::Clock::now() + (item.size() >= kGraceItemSize ? kPutGrace : sys::Clock::duration{});
-    const bool written = write_item(item, give_up);
+    const bool written = write_pending_item(item, give_up, counts);
     RobustUnlock(&shared_->write_lock);
-    if (written) {
-      if (counts != nullptr) counts->fetch_sub(1);
-      return;
-    }
+    if (written) return;
   }
   if (counts == nullptr) shared_->slots[my_slot(l)].counts.fetch_add(1);
   if (!l.spare.empty()) {
@@ -783,10 +819,11 @@ void QueueCore::feeder_loop(std::shared_ptr<Local> lp) {
     lk.unlock();
     for (const std::string& item : batch) {
       std::lock_guard<std::mutex> pm(l.producer_mu);
-      RobustLock(&shared_->write_lock, std::nullopt);
-      write_item(item, std::nullopt);
+      if (RobustLock(&shared_->write_lock, std::nullopt) == LockResult::kOwnerDied) {
+        settle_dead_writer();
+      }
+      write_pending_item(item, std::nullopt, &counts);
       RobustUnlock(&shared_->write_lock);
-      counts.fetch_sub(1);
     }
     lk.lock();
     // Keep some emptied buffers for the next items: large ones would otherwise cost fresh pages.

@@ -130,6 +130,12 @@ class QueueCore {
   void sweep();
   // Writes one item (streaming it if large); gives up (false) at `give_up` for lack of room.
   bool write_item(std::string_view item, const sys::Deadline& give_up);
+  // write_item() of an item that `counts` (if not null) holds as pending, uncounting it once it
+  // is in the ring, so that a SIGKILL at any point leaves the count right for sweep().
+  bool write_pending_item(std::string_view item, const sys::Deadline& give_up,
+                          std::atomic<uint64_t>* counts);
+  // After taking the write lock over from a dead holder, before writing: sweeps its slot.
+  void settle_dead_writer();
   bool try_write_record(uint32_t kind, std::string_view chunk, uint64_t total);
   bool read_item(Local& l, const sys::Deadline& deadline,
                  const std::function<void(std::string_view)>& consume);
