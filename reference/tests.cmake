@@ -11,6 +11,8 @@ set(MPIPC_REFERENCE_TESTS
   queue_test
   queue_history_test
   queue_kill_test
+  process_test
+  value_test
 )
 foreach(t IN LISTS MPIPC_REFERENCE_TESTS)
   add_executable(${t} ${CMAKE_CURRENT_SOURCE_DIR}/src/${t}.cc)

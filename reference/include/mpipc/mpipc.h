@@ -6,7 +6,9 @@
 #include "mpipc/errors.h"         // IWYU pragma: export
 #include "mpipc/handshake.h"      // IWYU pragma: export
 #include "mpipc/listener.h"       // IWYU pragma: export
+#include "mpipc/process.h"        // IWYU pragma: export
 #include "mpipc/serialization.h"  // IWYU pragma: export
+#include "mpipc/value.h"          // IWYU pragma: export
 #include "mpipc/wait.h"           // IWYU pragma: export
 
 #endif  // MPIPC_MPIPC_H_
