@@ -5,12 +5,17 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <span>
+#include <thread>
+
+#include "mpipc/framing.h"
 
 namespace mpipc {
 namespace auth {
@@ -67,12 +72,60 @@ class ReceiveTimeout {
   bool active_ = false;
 };
 
+double SecondsLeft(const sys::Deadline& deadline) {
+  return std::chrono::duration<double>(*deadline - sys::Clock::now()).count();
+}
+
+// True when `data` (the start of the receive queue) holds a whole frame that a handshake receive
+// would read, or enough of it for recv_bytes(256) to fail without reading further (a length over
+// the cap, a negative length).
+bool FrameIsBuffered(std::span<const unsigned char> data) {
+  const framing::DecodeResult r = framing::DecodeHeader(data);
+  switch (r.status) {
+    case framing::DecodeStatus::kNeedMore:
+      return false;
+    case framing::DecodeStatus::kNegativeLength:
+      return true;
+    case framing::DecodeStatus::kOk:
+      break;
+  }
+  return r.length > static_cast<uint64_t>(kMaxHandshakeMessage) ||
+         data.size() >= r.header_size + r.length;
+}
+
+// Waits, until `deadline`, for the next handshake frame to be wholly buffered on the socket (or
+// for end of stream), peeking without consuming, so that the recv_bytes that follows does not
+// block. poll() reports a partially received frame as readable at once, so while only part of a
+// frame is there we look again every millisecond: a peer that stalls or trickles bytes inside a
+// frame cannot outlast the deadline (SO_RCVTIMEO alone restarts with every byte received). A peer
+// that has shut down its side ends the wait at once. For a descriptor that is not a socket this
+// only waits for the first byte.
+void AwaitFrame(Connection& conn, const sys::Deadline& deadline) {
+  unsigned char buf[framing::kLongHeaderSize + kMaxHandshakeMessage];
+  for (;;) {
+    if (!conn.poll(SecondsLeft(deadline))) ThrowTimeout();
+    const ssize_t n = recv(conn.fileno(), buf, sizeof buf, MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) continue;
+    // End of stream, an error (recv_bytes reports both) or a whole frame.
+    if (n <= 0 || FrameIsBuffered({buf, static_cast<size_t>(n)})) return;
+    // Part of a frame: if the peer has shut down, recv_bytes reports the truncated frame now.
+    struct pollfd hup {};
+    hup.fd = conn.fileno();
+    hup.events = POLLRDHUP;
+    if (sys::Poll(&hup, 1, sys::Clock::now()) > 0 &&
+        (hup.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+      return;
+    }
+    const auto left = *deadline - sys::Clock::now();
+    if (left <= sys::Clock::duration::zero()) ThrowTimeout();
+    std::this_thread::sleep_for(std::min<sys::Clock::duration>(left, std::chrono::milliseconds(1)));
+  }
+}
+
 // One handshake message: recv_bytes(256), bounded by `deadline`.
 std::string ReceiveMessage(Connection& conn, const sys::Deadline& deadline) {
-  if (deadline &&
-      !conn.poll(std::chrono::duration<double>(*deadline - sys::Clock::now()).count())) {
-    ThrowTimeout();
-  }
+  if (deadline) AwaitFrame(conn, deadline);
+  // A backstop should the frame not be there after all (not a socket, a concurrent reader).
   ReceiveTimeout guard(conn.fileno(), deadline);
   try {
     return conn.recv_bytes(kMaxHandshakeMessage);

@@ -18,11 +18,14 @@
 // randomness come from OpenSSL; MACs are compared in constant time. An empty key is a valid key.
 //
 // Hardening beyond CPython, off by default so that defaults stay compatible (spec/deviations.md):
-//   AuthOptions::timeout      bounds the whole handshake; a silent peer then raises
+//   AuthOptions::timeout      bounds the whole handshake; a silent peer, or one that stalls or
+//                             trickles bytes inside a frame, then raises
 //                             OSError(ETIMEDOUT, "authentication handshake timed out") instead of
 //                             blocking accept() forever (L-HANDSHAKE-BLOCKS).
-//   AuthOptions::accept_md5   false refuses HMAC-MD5 replies (and legacy 20-byte challenges), which
-//                             closes the downgrade of AUTH-DOWNGRADE at the cost of <= 3.11 peers.
+//   AuthOptions::accept_md5   false refuses HMAC-MD5 replies, and answers a legacy 20-byte
+//                             challenge with '{sha256}' + HMAC-SHA256 (CPython's fallback when MD5
+//                             is unavailable, which a legacy peer rejects). This closes the
+//                             downgrade of AUTH-DOWNGRADE at the cost of <= 3.11 peers.
 //
 // Thread-safety: the functions use only their arguments; one handshake per connection at a time.
 
@@ -42,7 +45,8 @@ namespace mpipc {
 struct AuthOptions {
   // Seconds for the whole handshake; nullopt waits forever, as CPython does.
   std::optional<double> timeout;
-  // Accept HMAC-MD5 (raw 16-byte replies, '{md5}' replies, 20-byte legacy challenges).
+  // Accept HMAC-MD5 replies (raw 16 bytes or '{md5}'-prefixed) and answer a 20-byte legacy
+  // challenge with raw HMAC-MD5 (false: with '{sha256}' + HMAC-SHA256).
   bool accept_md5 = true;
   // The digest named in the challenges we deliver (must be one of kAllowedDigests).
   std::string challenge_digest = "sha256";
