@@ -19,6 +19,7 @@
 
 #include "futex.h"
 #include "mpipc/errors.h"
+#include "mpipc/process.h"
 #include "robust_lock.h"
 
 namespace mpipc {
@@ -185,19 +186,6 @@ struct QueueCore::Local {
   uint64_t stash_total = 0;
   int32_t stash_pid = 0;
 };
-
-namespace {
-
-// Local states that have a feeder, flushed at exit (Q-EXIT-FLUSH).
-struct ExitRegistry {
-  std::mutex mu;
-  std::vector<std::weak_ptr<void>> locals;
-  std::vector<void (*)(const std::shared_ptr<void>&)> flushers;
-};
-ExitRegistry* g_exit_registry = nullptr;
-std::once_flag g_exit_once;
-
-}  // namespace
 
 // ---------------------------------------------------------------------------------------------
 // Construction
@@ -786,14 +774,21 @@ void QueueCore::reserve_place(std::atomic<uint64_t>& counts, const sys::Deadline
 }
 
 void QueueCore::start_feeder(Local& l) {
-  std::call_once(g_exit_once, [] {
-    g_exit_registry = new ExitRegistry();  // never destroyed: used by atexit handlers
-    std::atexit(&FlushQueuesAtExit);
-  });
-  {
-    std::lock_guard<std::mutex> g(g_exit_registry->mu);
-    g_exit_registry->locals.emplace_back(std::weak_ptr<void>(local_));
-  }
+  // Before this process exits, its buffered items are flushed (Q-EXIT-FLUSH), unless
+  // cancel_join_thread() said otherwise: in a Process child before _exit, elsewhere at exit.
+  std::weak_ptr<Local> weak = local_;
+  RegisterChildExitHook(
+      [weak] {
+        if (auto lp = weak.lock()) {
+          if (lp->generation != internal::ForkGeneration()) return;
+          {
+            std::lock_guard<std::mutex> lk(lp->mu);
+            if (lp->cancel_join) return;
+          }
+          StopFeeder(*lp, /*wait=*/true);
+        }
+      },
+      /*priority=*/-5);
   // The feeder works through a twin handle sharing the mapping and this Local, so that it can
   // outlive this handle (cancel_join_thread) without touching freed memory.
   std::shared_ptr<QueueCore> twin(new QueueCore(*this, TwinTag{}));
@@ -801,7 +796,7 @@ void QueueCore::start_feeder(Local& l) {
   l.feeder = std::thread([twin, local] { twin->feeder_loop(local); });
 }
 
-void QueueCore::feeder_loop(std::shared_ptr<Local> lp) {
+void QueueCore::feeder_loop(const std::shared_ptr<Local>& lp) {
   Local& l = *lp;
   std::atomic<uint64_t>& counts = shared_->slots[l.slot].counts;
   std::deque<std::string> batch;
@@ -943,24 +938,6 @@ void QueueCore::flush_at_exit() {
   StopFeeder(l, /*wait=*/true);
 }
 
-void FlushQueuesAtExit() {
-  if (g_exit_registry == nullptr) return;
-  std::vector<std::shared_ptr<void>> alive;
-  {
-    std::lock_guard<std::mutex> g(g_exit_registry->mu);
-    for (auto& w : g_exit_registry->locals) {
-      if (auto p = w.lock()) alive.push_back(std::move(p));
-    }
-  }
-  for (auto& p : alive) {
-    auto* l = static_cast<QueueCore::Local*>(p.get());
-    if (l->generation != internal::ForkGeneration()) continue;
-    {
-      std::lock_guard<std::mutex> lk(l->mu);
-      if (l->cancel_join) continue;
-    }
-    QueueCore::StopFeeder(*l, /*wait=*/true);
-  }
-}
+void FlushQueuesAtExit() { RunAtChildExit(); }
 
 }  // namespace mpipc

@@ -9,7 +9,8 @@
 // Items. T is any type Boost.Serialization can save and load (serialization.h), including
 // polymorphic objects through std::unique_ptr<Base>. Bytes-like items take a fast path with no
 // archive: std::string, std::vector of a byte type, and trivially copyable types (copied as raw
-// bytes, so both ends must be the same build). Specialise QueueCodec<T> for your own encoding.
+// bytes, so both ends must be the same build), and mpipc::Value (value.h's codec). Specialise
+// QueueCodec<T> for your own encoding.
 // An item is serialized inside put(): a serialization error is raised to the caller (nothing is
 // queued), and later changes to the object do not reach the queue (unlike CPython, Q-PUT-LATE-
 // PICKLE). A decoding error in get() is raised after the item was consumed (Q-GET-UNPICKLE-ERR).
@@ -47,6 +48,7 @@
 #include "mpipc/queue_core.h"
 #include "mpipc/serialization.h"
 #include "mpipc/sys.h"
+#include "mpipc/value.h"
 
 namespace mpipc {
 
@@ -58,7 +60,8 @@ struct QueueCodec {
   static void with_bytes(const T& v, F&& f) {
     thread_local std::string buffer;
     buffer = Serialize(v);
-    f(std::string_view(buffer));
+    const std::string_view bytes = buffer;
+    f(bytes);
   }
   static T decode(std::string_view bytes) { return Deserialize<T>(bytes); }
 };
@@ -67,7 +70,8 @@ template <>
 struct QueueCodec<std::string> {
   template <typename F>
   static void with_bytes(const std::string& v, F&& f) {
-    f(std::string_view(v));
+    const std::string_view bytes = v;
+    f(bytes);
   }
   static std::string decode(std::string_view bytes) { return std::string(bytes); }
 };
@@ -104,13 +108,25 @@ struct QueueCodec<T, std::enable_if_t<std::is_trivially_copyable_v<T> && !std::i
   }
   static T decode(std::string_view bytes) {
     if (bytes.size() != sizeof(T)) {
-      throw SerializationError("item of " + std::to_string(bytes.size()) + " bytes, expected " +
-                               std::to_string(sizeof(T)));
+      throw SerializationError{"item of " + std::to_string(bytes.size()) + " bytes, expected " +
+                               std::to_string(sizeof(T))};
     }
     T v;
     std::memcpy(static_cast<void*>(&v), bytes.data(), sizeof(T));
     return v;
   }
+};
+
+// Value items use the hardened Value codec (value.h), not a Boost archive.
+template <>
+struct QueueCodec<Value> {
+  template <typename F>
+  static void with_bytes(const Value& v, F&& f) {
+    const std::string encoded = EncodeValue(v);
+    const std::string_view bytes = encoded;
+    f(bytes);
+  }
+  static Value decode(std::string_view bytes) { return DecodeValue(bytes); }
 };
 
 namespace queue_internal {

@@ -114,7 +114,6 @@ class QueueCore {
   void flush_at_exit();
 
  private:
-  friend void FlushQueuesAtExit();
   struct Shared;
   struct Local;
   struct TwinTag {};
@@ -124,7 +123,7 @@ class QueueCore {
   void init_shared(QueueKind kind, int64_t maxsize, size_t ring_bytes);
   Local& local();
   void start_feeder(Local& l);
-  void feeder_loop(std::shared_ptr<Local> l);
+  void feeder_loop(const std::shared_ptr<Local>& l);
   int my_slot(Local& l);
   void reserve_place(std::atomic<uint64_t>& counts, const sys::Deadline& deadline);
   void sweep();
@@ -151,8 +150,10 @@ class QueueCore {
 };
 
 // Flushes the local buffers of every queue of this process (except those with
-// cancel_join_thread()), as CPython does at exit (Q-EXIT-FLUSH). Registered with std::atexit when
-// a process first buffers an item; Process children call it before _exit.
+// cancel_join_thread()), as CPython does at exit (Q-EXIT-FLUSH). Each queue registers this with
+// the process-exit hooks (process.h) when it first buffers an item, so Process children and normal
+// exit do it by themselves; call it before _exit() in a child made with a bare fork(). It runs
+// every exit hook (RunAtChildExit()).
 void FlushQueuesAtExit();
 
 }  // namespace mpipc
