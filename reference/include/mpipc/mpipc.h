@@ -7,7 +7,7 @@
 #include "mpipc/handshake.h"      // IWYU pragma: export
 #include "mpipc/listener.h"       // IWYU pragma: export
 #include "mpipc/process.h"        // IWYU pragma: export
-#include "mpipc/queue.h"        // IWYU pragma: export
+#include "mpipc/queue.h"          // IWYU pragma: export
 #include "mpipc/serialization.h"  // IWYU pragma: export
 #include "mpipc/value.h"          // IWYU pragma: export
 #include "mpipc/wait.h"           // IWYU pragma: export
