@@ -167,6 +167,11 @@ size_t Connection::recv_bytes_into(std::span<std::byte> buffer, int64_t offset) 
   if (offset < 0) throw ValueError("negative offset");
   if (static_cast<uint64_t>(offset) > buffer.size()) throw ValueError("offset too large");
   const uint64_t n = read_header();
+  // The cap applies whether or not the message fits (D-MAX-MESSAGE).
+  if (n > max_message_size_) {
+    bad_message_length("bad message length: " + std::to_string(n) +
+                       " bytes exceeds max_message_size " + std::to_string(max_message_size_));
+  }
   const uint64_t room = buffer.size() - static_cast<uint64_t>(offset);
   if (n <= room) {
     // Fits: read straight into the caller's buffer.
@@ -176,10 +181,6 @@ size_t Connection::recv_bytes_into(std::span<std::byte> buffer, int64_t offset) 
       if (static_cast<uint64_t>(r) < n) ThrowEofInMessage();
     }
     return static_cast<size_t>(n);
-  }
-  if (n > max_message_size_) {
-    bad_message_length("bad message length: " + std::to_string(n) +
-                       " bytes exceeds max_message_size " + std::to_string(max_message_size_));
   }
   throw BufferTooShort(read_payload(n));
 }
