@@ -2,6 +2,11 @@
 """Protocol tests for mpipc_driver.py (spec/driver-protocol.md, driver protocol 1).
 
     python3 test_driver_protocol.py [--python INTERPRETER] [--module multiprocess] [unittest args]
+    python3 test_driver_protocol.py --driver "COMMAND" [unittest args]
+
+--driver runs any driver command instead (e.g. build/bin/mpipc-driver-reference); where a target
+deliberately differs from CPython the expectation is keyed by the implementation name its hello
+reports (REFERENCE below; spec/deviations.md).  Exit status 77 too when COMMAND is not found.
 
 The driver runs under INTERPRETER (default: $MPIPC_DRIVER_PYTHON, else sys.executable); this
 file itself only needs a stdlib Python 3.  Exit status 77 (ctest SKIP_RETURN_CODE) when the
@@ -14,6 +19,7 @@ import argparse
 import json
 import os
 import queue
+import shlex
 import subprocess
 import sys
 import threading
@@ -24,6 +30,8 @@ DRIVER = os.path.join(HERE, "mpipc_driver.py")
 SKIP = 77
 PYTHON = None
 MODULE = "multiprocessing"
+DRIVER_CMD = None  # --driver: a command line (list) run instead of the Python driver
+REFERENCE = "mpipc-reference"  # hello's implementation name for the C++ reference driver
 LIMIT = 20.0  # seconds: bound on any single expected response (failure, not synchronisation)
 
 
@@ -47,6 +55,8 @@ class Driver:
         cmd = [PYTHON, DRIVER]
         if MODULE != "multiprocessing":
             cmd += ["--module", MODULE]
+        if DRIVER_CMD:
+            cmd = DRIVER_CMD
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, bufsize=0)
         self.inbox = queue.Queue()
@@ -154,12 +164,25 @@ class Base(unittest.TestCase):
         self.d = Driver()
         self.addCleanup(self.d.close)
         self.hello = self.d.ok("hello", protocol=1)
+        self.impl = self.hello["implementation"]
 
 
 class Handshake(Base):
     def test_hello(self):
         h = self.hello
         self.assertEqual(h["protocol"], 1)
+        if self.impl == REFERENCE:
+            self.assertEqual((h["name"], h["language"]), ("reference", "c++"))
+            caps = h["capabilities"]
+            self.assertEqual(sorted(caps["kinds"]), sorted(
+                ["Queue", "JoinableQueue", "SimpleQueue", "Pipe", "Listener", "Client"]))
+            self.assertEqual(sorted(caps["families"]), ["AF_INET", "AF_UNIX"])
+            # functions travel through a Connection (Boost-serialized functors, like dill), not
+            # through queues of mpipc::Value (Unsupported, see Functions below)
+            self.assertEqual(caps["functions_travel"],
+                             {"queue": False, "simplequeue": False, "pipe": True})
+            self.assertEqual(len(caps["measure"]), 6)
+            return
         self.assertEqual(h["language"], "python")
         self.assertEqual(h["implementation"], MODULE)
         if MODULE == "multiprocessing":
@@ -304,6 +327,11 @@ class Values(Base):
     def roundtrip(self, put, get, sender, receiver, **kw):
         for v in VALUES:
             with self.subTest(value=v):
+                if self.impl == REFERENCE and isinstance(v, int) and not -2**63 <= v < 2**63:
+                    # mpipc::Value holds int64: the reference driver answers Unsupported
+                    e = self.d.call_err("A", sender, put, v)
+                    self.assertEqual(e["type"], "Unsupported")
+                    continue
                 self.d.call("A", sender, put, v)
                 got = self.d.call("B", receiver, get, **kw)
                 self.assertEqual(json.dumps(got), json.dumps(v))
@@ -440,7 +468,7 @@ class Functions(Base):
     def test_function_through_pipe(self):
         d = self.d
         f = {"$function": {"name": "add", "arg": 3}}
-        if MODULE == "multiprocess":
+        if MODULE == "multiprocess" or self.impl == REFERENCE:  # reference: Boost functors
             d.call("A", "a", "send", f)
             self.assertEqual(d.ok("call", actor="B", target="b", method="recv", bind="f"), f)
             self.assertEqual(d.ok("apply", actor="B", target="f", args=[7]), 10)
@@ -455,6 +483,13 @@ class Functions(Base):
     def test_function_through_queue(self):
         d = self.d
         sq = {"$function": {"name": "square"}}
+        if self.impl == REFERENCE:
+            # D-Q-SERIALIZE-IN-PUT: the reference serializes inside put(), and a Queue<Value>
+            # cannot carry a function: put fails at once (Unsupported) and queues nothing
+            self.assertEqual(d.call_err("A", "q", "put", sq)["type"], "Unsupported")
+            d.call("A", "q", "put", 2, True, LIMIT)
+            self.assertEqual(d.call("B", "q", "get", timeout=LIMIT), 2)
+            return
         d.call("A", "q", "put", sq)  # returns normally in both (pickled later by the feeder)
         if MODULE == "multiprocess":
             self.assertEqual(d.ok("call", actor="B", target="q", method="get",
@@ -518,12 +553,22 @@ class Shutdown(Base):
 
 
 def main():
-    global PYTHON, MODULE
+    global PYTHON, MODULE, DRIVER_CMD
     ap = argparse.ArgumentParser(add_help=False)
     ap.add_argument("--python", default=os.environ.get("MPIPC_DRIVER_PYTHON", sys.executable))
     ap.add_argument("--module", default="multiprocessing")
+    ap.add_argument("--driver", default=None)
     opts, rest = ap.parse_known_args()
     PYTHON, MODULE = opts.python, opts.module
+    if opts.driver:
+        DRIVER_CMD = shlex.split(opts.driver)
+        exe = DRIVER_CMD[0] if DRIVER_CMD else ""
+        if not (os.path.isfile(exe) and os.access(exe, os.X_OK)):
+            print("SKIP: driver %s not found" % exe)
+            sys.exit(SKIP)
+        print("driver %s" % opts.driver, flush=True)
+        unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
+        return
     if not (os.path.isfile(PYTHON) and os.access(PYTHON, os.X_OK)):
         print("SKIP: interpreter %s not found" % PYTHON)
         sys.exit(SKIP)
