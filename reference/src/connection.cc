@@ -140,7 +140,10 @@ std::string Connection::read_payload(uint64_t n) {
   uint64_t got = 0;
   while (got < n) {
     if (got == out.size()) {
-      out.resize(static_cast<size_t>(std::min(n, std::max<uint64_t>(out.size() * 2, 1))));
+      // Grow geometrically; once the peer has really sent a quarter of what it announced, take
+      // the whole size at once (at most 4x the bytes received), sparing the last large copies.
+      const uint64_t next = got >= n / 4 ? n : std::max<uint64_t>(out.size() * 2, 1);
+      out.resize(static_cast<size_t>(std::min(n, next)));
     }
     const ssize_t r = sys::Read(fd_, out.data() + got, out.size() - got);
     if (r < 0) ThrowErrno();
