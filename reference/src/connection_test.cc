@@ -33,72 +33,19 @@
 #include <vector>
 
 #include "mpipc/errors.h"
+#include "test_support.h"
 
 namespace mpipc {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double SecondsSince(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-// Checks that `f` throws exactly E (not a subclass) with what() == `what`; an OSError must also
-// carry no errno (Python's plain OSError('...')).
-template <typename E, typename F>
-testing::AssertionResult ThrowsExactly(F&& f, std::string_view what) {
-  try {
-    f();
-  } catch (const E& e) {
-    if (typeid(e) != typeid(E)) {
-      return testing::AssertionFailure() << "threw " << typeid(e).name() << ", not exactly "
-                                         << typeid(E).name() << ": " << e.what();
-    }
-    if (std::string_view(e.what()) != what) {
-      return testing::AssertionFailure()
-             << "what() is '" << e.what() << "', expected '" << what << "'";
-    }
-    if constexpr (std::is_same_v<E, OSError>) {
-      if (e.code() != std::error_code()) {
-        return testing::AssertionFailure() << "unexpected errno " << e.code().value();
-      }
-    }
-    return testing::AssertionSuccess();
-  } catch (const std::exception& e) {
-    return testing::AssertionFailure() << "threw " << typeid(e).name() << ": " << e.what();
-  }
-  return testing::AssertionFailure() << "did not throw";
-}
-
-// Checks that `f` throws an OSError carrying errno `errnum`, Python name `python_name`.
-template <typename F>
-testing::AssertionResult ThrowsErrno(F&& f, int errnum, std::string_view python_name) {
-  try {
-    f();
-  } catch (const OSError& e) {
-    if (e.code().value() != errnum || e.code().category() != std::generic_category()) {
-      return testing::AssertionFailure() << "errno " << e.code().value() << ": " << e.what();
-    }
-    if (e.python_name() != python_name) {
-      return testing::AssertionFailure() << "python_name() is " << e.python_name();
-    }
-    const std::string expected =
-        "[Errno " + std::to_string(errnum) + "] " + std::string(std::strerror(errnum));
-    if (e.what() != expected) {
-      return testing::AssertionFailure() << "what() is '" << e.what() << "'";
-    }
-    return testing::AssertionSuccess();
-  } catch (const std::exception& e) {
-    return testing::AssertionFailure() << "threw " << typeid(e).name() << ": " << e.what();
-  }
-  return testing::AssertionFailure() << "did not throw";
-}
-
-std::string Bytes(std::initializer_list<int> bytes) {
-  std::string s;
-  for (int b : bytes) s.push_back(static_cast<char>(b));
-  return s;
-}
+using testing_support::BackgroundWriter;
+using testing_support::Bytes;
+using testing_support::Clock;
+using testing_support::DrainSocket;
+using testing_support::SecondsSince;
+using testing_support::ThrowsErrno;
+using testing_support::ThrowsExactly;
+using testing_support::WaitChild;
 
 void WriteRaw(int fd, std::string_view bytes) {
   while (!bytes.empty()) {
@@ -108,62 +55,10 @@ void WriteRaw(int fd, std::string_view bytes) {
   }
 }
 
-// Reads whatever is already queued on a socket without blocking.
-std::string DrainSocket(int fd) {
-  std::string out;
-  char buf[4096];
-  for (;;) {
-    const ssize_t r = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
-    if (r <= 0) break;
-    out.append(buf, static_cast<size_t>(r));
-  }
-  return out;
-}
-
 bool IsOpenDescriptor(int fd) { return ::fcntl(fd, F_GETFD) != -1; }
-
-// Runs `send` on its own thread. Join() waits for it and returns what it threw. If the test leaves
-// early (a failed ASSERT, an exception), the destructor first closes `reader`, so that a writer
-// blocked on a full buffer fails with EPIPE instead of hanging, then joins.
-class BackgroundWriter {
- public:
-  BackgroundWriter(Connection& reader, std::function<void()> send)
-      : reader_(reader), thread_([this, send = std::move(send)] {
-          try {
-            send();
-          } catch (...) {
-            error_ = std::current_exception();
-          }
-        }) {}
-  ~BackgroundWriter() {
-    if (thread_.joinable()) {
-      reader_.close();
-      thread_.join();
-    }
-  }
-  BackgroundWriter(const BackgroundWriter&) = delete;
-  BackgroundWriter& operator=(const BackgroundWriter&) = delete;
-  std::exception_ptr Join() {
-    thread_.join();
-    return error_;
-  }
-
- private:
-  Connection& reader_;
-  std::exception_ptr error_;
-  std::thread thread_;
-};
 
 // A 26-byte message, as in CPython's test_sendbytes.
 constexpr std::string_view kAlphabet = "abcdefghijklmnopqrstuvwxyz";
-
-// Waits for a forked child and returns its exit status, or -1 if it did not exit normally.
-int WaitChild(pid_t pid) {
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 // ---------------------------------------------------------------------------------------------
 // 1.A Pipe

@@ -27,6 +27,7 @@
 
 #include "mpipc/connection.h"
 #include "mpipc/errors.h"
+#include "test_support.h"
 
 namespace mpipc {
 namespace {
@@ -37,26 +38,15 @@ using framing::DecodeStatus;
 using framing::EncodeHeader;
 using framing::kLongHeaderSize;
 using framing::kShortHeaderSize;
+using testing_support::Bytes;
+using testing_support::DrainSocket;
+using testing_support::ThrowsExactly;
 
 // ---------------------------------------------------------------------------------------------
 // Helpers.
 
-std::string Bytes(std::initializer_list<int> bytes) {
-  std::string s;
-  for (int b : bytes) s.push_back(static_cast<char>(b));
-  return s;
-}
-
-std::string Hex(std::string_view s) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : s) {
-    if (!out.empty()) out.push_back(' ');
-    out.push_back(kDigits[c >> 4]);
-    out.push_back(kDigits[c & 15]);
-  }
-  return out;
-}
+// The bytes of `s` in hex, space-separated, as the wire-protocol.md tables show them.
+std::string Hex(std::string_view s) { return testing_support::Hex(s, " "); }
 
 std::span<const unsigned char> AsUnsigned(std::string_view s) {
   return {reinterpret_cast<const unsigned char*>(s.data()), s.size()};
@@ -74,33 +64,6 @@ std::string LongHeader(uint64_t n) {
   std::string s = Bytes({0xff, 0xff, 0xff, 0xff});
   for (int shift = 56; shift >= 0; shift -= 8) s.push_back(static_cast<char>((n >> shift) & 0xff));
   return s;
-}
-
-// Checks that `f` throws exactly E (not a subclass) with what() == `what`; an OSError must also
-// carry no errno.
-template <typename E, typename F>
-testing::AssertionResult ThrowsExactly(F&& f, std::string_view what) {
-  try {
-    f();
-  } catch (const E& e) {
-    if (typeid(e) != typeid(E)) {
-      return testing::AssertionFailure() << "threw " << typeid(e).name() << ", not exactly "
-                                         << typeid(E).name() << ": " << e.what();
-    }
-    if (std::string_view(e.what()) != what) {
-      return testing::AssertionFailure()
-             << "what() is '" << e.what() << "', expected '" << what << "'";
-    }
-    if constexpr (std::is_same_v<E, OSError>) {
-      if (e.code() != std::error_code()) {
-        return testing::AssertionFailure() << "unexpected errno " << e.code().value();
-      }
-    }
-    return testing::AssertionSuccess();
-  } catch (const std::exception& e) {
-    return testing::AssertionFailure() << "threw " << typeid(e).name() << ": " << e.what();
-  }
-  return testing::AssertionFailure() << "did not throw";
 }
 
 // One Connection plus the raw descriptor of its peer, to which tests write hand-made bytes.
@@ -129,18 +92,6 @@ struct RawPeer {
   Connection conn;
   int peer_fd = -1;
 };
-
-// Reads whatever is already queued on a socket without blocking.
-std::string DrainSocket(int fd) {
-  std::string out;
-  char buf[4096];
-  for (;;) {
-    const ssize_t r = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
-    if (r <= 0) break;
-    out.append(buf, static_cast<size_t>(r));
-  }
-  return out;
-}
 
 // Reads exactly n raw bytes from fd (blocking).
 std::string ReadRaw(int fd, size_t n) {

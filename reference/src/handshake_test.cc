@@ -25,62 +25,22 @@
 
 #include "mpipc/connection.h"
 #include "mpipc/errors.h"
+#include "test_support.h"
 
 namespace mpipc {
 namespace {
 
 using namespace std::string_literals;
-using Clock = std::chrono::steady_clock;
+using testing_support::Capture;
+using testing_support::Clock;
+using testing_support::Hex;
+using testing_support::SecondsSince;
 
 constexpr std::string_view kBogusMessage =
     "unsupported message length, missing digest prefix, or unsupported digest: message=";
 
-// Runs `f` and returns the exception of exactly type E it throws; records a failure (and returns
-// nullopt) when it throws nothing or something else.
-template <typename E, typename F>
-std::optional<E> Capture(F&& f) {
-  try {
-    std::forward<F>(f)();
-  } catch (const E& e) {
-    if (typeid(e) != typeid(E)) {
-      ADD_FAILURE() << "threw a subclass " << typeid(e).name() << ": " << e.what();
-      return std::nullopt;
-    }
-    return e;
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "threw " << typeid(e).name() << ": " << e.what();
-    return std::nullopt;
-  }
-  ADD_FAILURE() << "threw nothing";
-  return std::nullopt;
-}
-
-// Expects `stmt` to throw exactly `Type` whose what() is `msg`.
-#define EXPECT_THROW_MSG(stmt, Type, msg)              \
-  do {                                                 \
-    SCOPED_TRACE(#stmt);                               \
-    const auto caught_ = Capture<Type>([&] { stmt; }); \
-    if (caught_) {                                     \
-      EXPECT_EQ(std::string(caught_->what()), (msg));  \
-    }                                                  \
-  } while (0)
-
-std::string Hex(std::string_view bytes) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (const char c : bytes) {
-    out += kHex[static_cast<unsigned char>(c) >> 4];
-    out += kHex[static_cast<unsigned char>(c) & 0xf];
-  }
-  return out;
-}
-
 std::string Bogus(std::string_view message) {
   return std::string(kBogusMessage) + auth::PyBytesRepr(message);
-}
-
-double SecondsSince(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
 // ---------------------------------------------------------------------------------------------

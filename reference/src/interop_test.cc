@@ -39,6 +39,7 @@
 #include "mpipc/errors.h"
 #include "mpipc/handshake.h"
 #include "mpipc/listener.h"
+#include "test_support.h"
 
 extern char** environ;
 
@@ -46,38 +47,13 @@ namespace mpipc {
 namespace {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
+using testing_support::Capture;
+using testing_support::Clock;
+using testing_support::Hex;
 
 constexpr double kEventTimeout = 10.0;     // for one line from the peer
 constexpr double kWatchdogSeconds = 15.0;  // a peer alive longer than this is killed
 constexpr double kEmptyKeyTimeout = 1.0;   // AuthOptions::timeout against a peer skipping auth
-
-template <typename E, typename F>
-std::optional<E> Capture(F&& f) {
-  try {
-    std::forward<F>(f)();
-  } catch (const E& e) {
-    if (typeid(e) != typeid(E)) {
-      ADD_FAILURE() << "threw a subclass " << typeid(e).name() << ": " << e.what();
-      return std::nullopt;
-    }
-    return e;
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "threw " << typeid(e).name() << ": " << e.what();
-    return std::nullopt;
-  }
-  ADD_FAILURE() << "threw nothing";
-  return std::nullopt;
-}
-
-#define EXPECT_THROW_MSG(stmt, Type, msg)              \
-  do {                                                 \
-    SCOPED_TRACE(#stmt);                               \
-    const auto caught_ = Capture<Type>([&] { stmt; }); \
-    if (caught_) {                                     \
-      EXPECT_EQ(std::string(caught_->what()), (msg));  \
-    }                                                  \
-  } while (0)
 
 // ---------------------------------------------------------------------------------------------
 // The peer's output: one flat JSON object per line, as Python's json.dumps writes it.
@@ -404,16 +380,6 @@ std::string PeerScript() {
   const char* root = getenv("MPIPC_SOURCE_DIR");
   const std::string base = root != nullptr ? root : ".";
   return base + "/reference/testdata/py_peer.py";
-}
-
-std::string Hex(std::string_view bytes) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (const char c : bytes) {
-    out += kHex[static_cast<unsigned char>(c) >> 4];
-    out += kHex[static_cast<unsigned char>(c) & 0xf];
-  }
-  return out;
 }
 
 // py_peer.py's pattern(n, seed).

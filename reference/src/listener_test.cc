@@ -30,41 +30,17 @@
 #include "mpipc/connection.h"
 #include "mpipc/errors.h"
 #include "mpipc/handshake.h"
+#include "test_support.h"
 
 namespace mpipc {
 namespace {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
+using testing_support::Capture;
+using testing_support::Clock;
+using testing_support::TempDir;
 
 constexpr double kWaitSeconds = 10.0;
-
-template <typename E, typename F>
-std::optional<E> Capture(F&& f) {
-  try {
-    std::forward<F>(f)();
-  } catch (const E& e) {
-    if (typeid(e) != typeid(E)) {
-      ADD_FAILURE() << "threw a subclass " << typeid(e).name() << ": " << e.what();
-      return std::nullopt;
-    }
-    return e;
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "threw " << typeid(e).name() << ": " << e.what();
-    return std::nullopt;
-  }
-  ADD_FAILURE() << "threw nothing";
-  return std::nullopt;
-}
-
-#define EXPECT_THROW_MSG(stmt, Type, msg)              \
-  do {                                                 \
-    SCOPED_TRACE(#stmt);                               \
-    const auto caught_ = Capture<Type>([&] { stmt; }); \
-    if (caught_) {                                     \
-      EXPECT_EQ(std::string(caught_->what()), (msg));  \
-    }                                                  \
-  } while (0)
 
 // Expects `stmt` to raise OSError with `errnum`, strerror text `message` and Python name `name`.
 #define EXPECT_OS_ERROR(stmt, errnum_, message_, name_)   \
@@ -77,25 +53,6 @@ std::optional<E> Capture(F&& f) {
       EXPECT_EQ(caught_->python_name(), (name_));         \
     }                                                     \
   } while (0)
-
-// A private temporary directory, removed with its contents.
-class TempDir {
- public:
-  TempDir() {
-    std::string templ = (fs::temp_directory_path() / "mpipc-listener-test-XXXXXX").string();
-    if (mkdtemp(templ.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = templ;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string File(const std::string& name) const { return (path_ / name).string(); }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 std::string UniqueAbstractName() {
   static std::atomic<int> counter{0};

@@ -30,15 +30,14 @@
 #include "mpipc/connection.h"
 #include "mpipc/errors.h"
 #include "mpipc/wait.h"
+#include "test_support.h"
 
 namespace mpipc {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double SecondsSince(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
+using testing_support::Clock;
+using testing_support::SecondsSince;
+using testing_support::ThrowsExactly;
 
 // A pipe(2) whose ends close on destruction (in the parent; a child exits without unwinding).
 class OsPipe {
@@ -112,25 +111,6 @@ std::function<void()> ParkedTarget(const OsPipe& ready, OsPipe& go) {
     const char c = go.read_byte();
     throw SystemExit(static_cast<unsigned char>(c));
   };
-}
-
-template <typename E, typename F>
-testing::AssertionResult ThrowsExactly(F&& f, std::string_view what) {
-  try {
-    f();
-  } catch (const E& e) {
-    if (typeid(e) != typeid(E)) {
-      return testing::AssertionFailure() << "threw " << typeid(e).name();
-    }
-    if (std::string_view(e.what()) != what) {
-      return testing::AssertionFailure()
-             << "what() is '" << e.what() << "', expected '" << what << "'";
-    }
-    return testing::AssertionSuccess();
-  } catch (const std::exception& e) {
-    return testing::AssertionFailure() << "threw " << typeid(e).name() << ": " << e.what();
-  }
-  return testing::AssertionFailure() << "did not throw";
 }
 
 bool IsFifo(int fd) {

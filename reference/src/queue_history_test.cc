@@ -31,11 +31,15 @@
 #include "mpipc/errors.h"
 #include "mpipc/queue.h"
 #include "mpipc/queue_core.h"
+#include "test_support.h"
 
 namespace mpipc {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using testing_support::Clock;
+using testing_support::Fork;
+using testing_support::TempDir;
+using testing_support::WaitExit;
 
 // One item: who put it and its place in that producer's sequence.
 struct Item {
@@ -108,76 +112,6 @@ testing::AssertionResult CheckHistory(const std::vector<std::vector<Item>>& rece
 
 // ---------------------------------------------------------------------------------------------
 // Processes
-
-pid_t Fork(const std::function<int()>& body) {
-  std::fflush(stdout);
-  std::fflush(stderr);
-  const pid_t pid = ::fork();
-  if (pid < 0) throw std::system_error(errno, std::generic_category(), "fork");
-  if (pid == 0) {
-    int code = 97;
-    try {
-      code = body();
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "child %d threw %s: %s\n", getpid(), typeid(e).name(), e.what());
-    }
-    FlushQueuesAtExit();
-    std::fflush(stderr);
-    _exit(code);
-  }
-  return pid;
-}
-
-// Waits for `pid` until `deadline`; kills it then. Exit code, -signal, or -1000 on timeout.
-int WaitExit(pid_t pid, Clock::time_point deadline) {
-  const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-  int status = 0;
-  for (;;) {
-    const pid_t r = ::waitpid(pid, &status, WNOHANG);
-    if (r == pid) break;
-    const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-    if (r < 0 || left <= 0) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      if (pidfd >= 0) ::close(pidfd);
-      return -1000;
-    }
-    if (pidfd >= 0) {
-      struct pollfd p {
-        pidfd, POLLIN, 0
-      };
-      ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left, 1000)));
-    } else {
-      ::usleep(1000);
-    }
-  }
-  if (pidfd >= 0) ::close(pidfd);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
-}
-
-// A scratch directory for the consumers' histories, removed at the end.
-class TempDir {
- public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string templ = std::string(base != nullptr ? base : "/tmp") + "/mpipc_history_XXXXXX";
-    if (::mkdtemp(templ.data()) == nullptr) throw std::system_error(errno, std::generic_category());
-    path_ = templ;
-  }
-  ~TempDir() {
-    for (const auto& f : files_) ::unlink(f.c_str());
-    ::rmdir(path_.c_str());
-  }
-  std::string File(const std::string& name) {
-    files_.push_back(path_ + "/" + name);
-    return files_.back();
-  }
-
- private:
-  std::string path_;
-  std::vector<std::string> files_;
-};
 
 bool WriteFile(const std::string& path, const std::vector<Item>& items) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);

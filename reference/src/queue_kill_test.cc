@@ -44,21 +44,23 @@
 #include "mpipc/errors.h"
 #include "mpipc/queue.h"
 #include "mpipc/queue_core.h"
+#include "test_support.h"
 
 namespace mpipc {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using testing_support::Clock;
+using testing_support::Fork;
+using testing_support::Reap;
+using testing_support::SecondsSince;
+using testing_support::TempDir;
+using testing_support::WaitExit;
 
 struct Options {
   int rounds = 40;
   uint64_t seed = 20240917;
 };
 Options g_options;
-
-double SecondsSince(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
 // ---------------------------------------------------------------------------------------------
 // A round's plan
@@ -323,59 +325,6 @@ testing::AssertionResult CheckKillHistory(const std::vector<std::vector<Record>>
 // ---------------------------------------------------------------------------------------------
 // Processes and plumbing
 
-pid_t Fork(const std::function<int()>& body) {
-  std::fflush(stdout);
-  std::fflush(stderr);
-  const pid_t pid = ::fork();
-  if (pid < 0) throw std::system_error(errno, std::generic_category(), "fork");
-  if (pid == 0) {
-    int code = 97;
-    try {
-      code = body();
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "child %d threw %s: %s\n", getpid(), typeid(e).name(), e.what());
-    }
-    FlushQueuesAtExit();
-    std::fflush(stderr);
-    _exit(code);
-  }
-  return pid;
-}
-
-// Reaps `pid` if it has exited: its exit code or -signal; nullopt while it runs.
-std::optional<int> Reap(pid_t pid) {
-  int status = 0;
-  if (::waitpid(pid, &status, WNOHANG) != pid) return std::nullopt;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
-}
-
-// Waits for `pid` until `deadline`, then kills it. Exit code, -signal, or -1000 on timeout.
-int WaitExit(pid_t pid, Clock::time_point deadline) {
-  const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-  std::optional<int> code;
-  while (!(code = Reap(pid))) {
-    const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-    if (left <= 0) {
-      ::kill(pid, SIGKILL);
-      int status = 0;
-      ::waitpid(pid, &status, 0);
-      code = -1000;
-      break;
-    }
-    if (pidfd >= 0) {
-      struct pollfd p {
-        pidfd, POLLIN, 0
-      };
-      ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left, 1000)));
-    } else {
-      ::usleep(1000);
-    }
-  }
-  if (pidfd >= 0) ::close(pidfd);
-  return *code;
-}
-
 // Progress counters in memory shared with the children: items put or got so far.
 class Progress {
  public:
@@ -393,30 +342,6 @@ class Progress {
 
  private:
   std::atomic<uint32_t>* counters_ = nullptr;
-};
-
-class TempDir {
- public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string templ = std::string(base != nullptr ? base : "/tmp") + "/mpipc_kill_XXXXXX";
-    if (::mkdtemp(templ.data()) == nullptr) throw std::system_error(errno, std::generic_category());
-    path_ = templ;
-  }
-  ~TempDir() {
-    for (const auto& f : files_) ::unlink(f.c_str());
-    ::rmdir(path_.c_str());
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string File(const std::string& name) {
-    files_.push_back(path_ + "/" + name);
-    return files_.back();
-  }
-
- private:
-  std::string path_;
-  std::vector<std::string> files_;
 };
 
 // The records in `path`; a torn last record (its writer was killed) is ignored.

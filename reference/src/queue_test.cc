@@ -43,6 +43,7 @@
 
 #include "mpipc/errors.h"
 #include "mpipc/queue_core.h"
+#include "test_support.h"
 
 // ---------------------------------------------------------------------------------------------
 // Item types. Outside the anonymous namespace so that their exported names are plain.
@@ -134,36 +135,14 @@ namespace {
 using mpipc_queue_test::Point;
 using mpipc_queue_test::Sample;
 using mpipc_queue_test::Shape;
-using Clock = std::chrono::steady_clock;
+using testing_support::Clock;
+using testing_support::Fork;
+using testing_support::SecondsSince;
+using testing_support::ThrowsExactly;
 
 constexpr size_t kKiB = 1024;
 constexpr size_t kMiB = 1024 * 1024;
-constexpr int kChildThrew = 97;
 constexpr int kTimedOut = -1000;
-
-double SecondsSince(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-// Forks a child that runs `body`, flushes its queue buffers and _exits with body's result.
-pid_t Fork(const std::function<int()>& body) {
-  std::fflush(stdout);
-  std::fflush(stderr);
-  const pid_t pid = ::fork();
-  if (pid < 0) throw std::system_error(errno, std::generic_category(), "fork");
-  if (pid == 0) {
-    int code = kChildThrew;
-    try {
-      code = body();
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "child %d threw %s: %s\n", getpid(), typeid(e).name(), e.what());
-    }
-    FlushQueuesAtExit();
-    std::fflush(stderr);
-    _exit(code);
-  }
-  return pid;
-}
 
 // Waits at most `timeout` seconds for `pid` to exit and reaps it: its exit code, or -signal;
 // nullopt if it is still running.
@@ -277,12 +256,6 @@ testing::AssertionResult Throws(F&& f, std::string_view prefix = "", std::string
     return testing::AssertionFailure() << "threw " << typeid(e).name() << ": " << e.what();
   }
   return testing::AssertionFailure() << "did not throw";
-}
-
-// Same, and what() must equal `what`.
-template <typename E, typename F>
-testing::AssertionResult ThrowsExactly(F&& f, std::string_view what) {
-  return Throws<E>(std::forward<F>(f), what, "", /*whole=*/true);
 }
 
 // Bytes whose content depends on (seed, position): a torn or mixed-up item shows.

@@ -25,6 +25,7 @@
 
 #include "mpipc/connection.h"
 #include "mpipc/errors.h"
+#include "test_support.h"
 
 // ---------------------------------------------------------------------------------------------
 // Types under test. They live outside the anonymous namespace so that their exported names are
@@ -118,36 +119,8 @@ using mpipc_test::Operation;
 using mpipc_test::Point;
 using mpipc_test::Scale;
 using mpipc_test::Unregistered;
-
-// Checks that `f` throws exactly E (not a subclass); when `what` is given, what() must equal it,
-// else what() must start with `prefix`.
-template <typename E, typename F>
-testing::AssertionResult ThrowsExactly(F&& f, std::string_view what, bool prefix = false) {
-  try {
-    f();
-  } catch (const E& e) {
-    if (typeid(e) != typeid(E)) {
-      return testing::AssertionFailure() << "threw " << typeid(e).name() << ", not exactly "
-                                         << typeid(E).name() << ": " << e.what();
-    }
-    const std::string_view got = e.what();
-    if (prefix ? !got.starts_with(what) : got != what) {
-      return testing::AssertionFailure() << "what() is '" << got << "', expected "
-                                         << (prefix ? "a prefix " : "") << "'" << what << "'";
-    }
-    return testing::AssertionSuccess();
-  } catch (const std::exception& e) {
-    return testing::AssertionFailure() << "threw " << typeid(e).name() << ": " << e.what();
-  }
-  return testing::AssertionFailure() << "did not throw";
-}
-
-int WaitChild(pid_t pid) {
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+using testing_support::ThrowsExactly;
+using testing_support::WaitChild;
 
 // ---------------------------------------------------------------------------------------------
 // Serialize / Deserialize

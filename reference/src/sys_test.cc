@@ -36,39 +36,15 @@
 #include "mpipc/connection.h"
 #include "mpipc/errors.h"
 #include "mpipc/wait.h"
+#include "test_support.h"
 
 namespace mpipc {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double SecondsSince(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-// Checks that `f` throws an OSError carrying errno `errnum`, Python name `python_name`.
-template <typename F>
-testing::AssertionResult ThrowsErrno(F&& f, int errnum, std::string_view python_name) {
-  try {
-    f();
-  } catch (const OSError& e) {
-    if (e.code().value() != errnum) {
-      return testing::AssertionFailure() << "errno " << e.code().value() << ": " << e.what();
-    }
-    if (e.python_name() != python_name) {
-      return testing::AssertionFailure() << "python_name() is " << e.python_name();
-    }
-    const std::string expected =
-        "[Errno " + std::to_string(errnum) + "] " + std::string(std::strerror(errnum));
-    if (e.what() != expected) {
-      return testing::AssertionFailure() << "what() is '" << e.what() << "'";
-    }
-    return testing::AssertionSuccess();
-  } catch (const std::exception& e) {
-    return testing::AssertionFailure() << "threw " << typeid(e).name() << ": " << e.what();
-  }
-  return testing::AssertionFailure() << "did not throw";
-}
+using testing_support::BackgroundWriter;
+using testing_support::Clock;
+using testing_support::SecondsSince;
+using testing_support::ThrowsErrno;
 
 // ---------------------------------------------------------------------------------------------
 // Fakes. Each keeps counters so that a test can prove the fault was really injected.
@@ -231,38 +207,6 @@ class SysSeam : public testing::Test {
     std::lock_guard<std::mutex> lock(g_poll_mu);
     g_poll_timeouts.clear();
   }
-};
-
-// Runs `send` on its own thread. Join() waits for it and returns what it threw. If the test leaves
-// early (a failed ASSERT, an exception), the destructor first closes `reader`, so that a writer
-// blocked on a full buffer fails with EPIPE instead of hanging, then joins.
-class BackgroundWriter {
- public:
-  BackgroundWriter(Connection& reader, std::function<void()> send)
-      : reader_(reader), thread_([this, send = std::move(send)] {
-          try {
-            send();
-          } catch (...) {
-            error_ = std::current_exception();
-          }
-        }) {}
-  ~BackgroundWriter() {
-    if (thread_.joinable()) {
-      reader_.close();
-      thread_.join();
-    }
-  }
-  BackgroundWriter(const BackgroundWriter&) = delete;
-  BackgroundWriter& operator=(const BackgroundWriter&) = delete;
-  std::exception_ptr Join() {
-    thread_.join();
-    return error_;
-  }
-
- private:
-  Connection& reader_;
-  std::exception_ptr error_;
-  std::thread thread_;
 };
 
 // Sends a set of messages whose sizes straddle every framing boundary and checks they come back

@@ -27,6 +27,7 @@
 #include "mpipc/connection.h"
 #include "mpipc/errors.h"
 #include "mpipc/serialization.h"
+#include "test_support.h"
 
 // ---------------------------------------------------------------------------------------------
 // Allocation accounting for the "allocates no more than the input justifies" tests: the global
@@ -60,6 +61,8 @@ void operator delete[](void* p, size_t /*n*/) noexcept { std::free(p); }
 namespace mpipc {
 namespace {
 
+using testing_support::ThrowsExactly;
+
 // Tracks allocations for its lifetime.
 class AllocationScope {
  public:
@@ -74,23 +77,6 @@ class AllocationScope {
   size_t max_alloc() const { return g_max_alloc.load(); }
   size_t total_alloc() const { return g_total_alloc.load(); }
 };
-
-template <typename E, typename F>
-testing::AssertionResult ThrowsExactly(F&& f, std::string_view what) {
-  try {
-    f();
-  } catch (const E& e) {
-    if (typeid(e) != typeid(E)) return testing::AssertionFailure() << "threw " << typeid(e).name();
-    if (std::string_view(e.what()) != what) {
-      return testing::AssertionFailure()
-             << "what() is '" << e.what() << "', expected '" << what << "'";
-    }
-    return testing::AssertionSuccess();
-  } catch (const std::exception& e) {
-    return testing::AssertionFailure() << "threw " << typeid(e).name() << ": " << e.what();
-  }
-  return testing::AssertionFailure() << "did not throw";
-}
 
 // DecodeValue(bytes) throws SerializationError whose message contains `part`.
 testing::AssertionResult DecodeFails(std::string_view bytes, std::string_view part = "") {

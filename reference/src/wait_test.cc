@@ -26,49 +26,15 @@
 
 #include "mpipc/connection.h"
 #include "mpipc/errors.h"
+#include "test_support.h"
 
 namespace mpipc {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double SecondsSince(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-// Checks that `f` throws exactly E (not a subclass) with what() == `what`; an OSError must also
-// carry no errno.
-template <typename E, typename F>
-testing::AssertionResult ThrowsExactly(F&& f, std::string_view what) {
-  try {
-    f();
-  } catch (const E& e) {
-    if (typeid(e) != typeid(E)) {
-      return testing::AssertionFailure() << "threw " << typeid(e).name() << ", not exactly "
-                                         << typeid(E).name() << ": " << e.what();
-    }
-    if (std::string_view(e.what()) != what) {
-      return testing::AssertionFailure()
-             << "what() is '" << e.what() << "', expected '" << what << "'";
-    }
-    if constexpr (std::is_same_v<E, OSError>) {
-      if (e.code() != std::error_code()) {
-        return testing::AssertionFailure() << "unexpected errno " << e.code().value();
-      }
-    }
-    return testing::AssertionSuccess();
-  } catch (const std::exception& e) {
-    return testing::AssertionFailure() << "threw " << typeid(e).name() << ": " << e.what();
-  }
-  return testing::AssertionFailure() << "did not throw";
-}
-
-int WaitChild(pid_t pid) {
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+using testing_support::Clock;
+using testing_support::SecondsSince;
+using testing_support::ThrowsExactly;
+using testing_support::WaitChild;
 
 // ---------------------------------------------------------------------------------------------
 
