@@ -408,7 +408,9 @@ int ReceiveTimeoutMicros(int fd) {
 }
 
 TEST(DeliverChallengeTest, SendsModernChallengeAndWelcomesTheRightResponse) {
-  auto [ours, theirs] = Pipe();
+  auto ours_theirs = Pipe();
+  Connection& ours = ours_theirs.first;
+  Connection& theirs = ours_theirs.second;
   PeerThread peer(ours, std::move(theirs), [](Connection& c) {
     const std::string challenge = c.recv_bytes();
     ASSERT_EQ(challenge.size(), 59u);
@@ -422,7 +424,9 @@ TEST(DeliverChallengeTest, SendsModernChallengeAndWelcomesTheRightResponse) {
 }
 
 TEST(DeliverChallengeTest, ChallengesAreRandom) {
-  auto [ours, theirs] = Pipe();
+  auto ours_theirs = Pipe();
+  Connection& ours = ours_theirs.first;
+  Connection& theirs = ours_theirs.second;
   theirs.send_bytes(std::string(16, 'x'));
   theirs.send_bytes(std::string(16, 'x'));
   EXPECT_THROW(deliver_challenge(ours, "key"), AuthenticationError);
@@ -437,7 +441,9 @@ TEST(DeliverChallengeTest, ChallengesAreRandom) {
 
 // AUTH-DOWNGRADE on the wire: a raw HMAC-MD5 reply (a CPython <= 3.11 client) is welcomed.
 TEST(DeliverChallengeTest, WelcomesALegacyMd5Reply) {
-  auto [ours, theirs] = Pipe();
+  auto ours_theirs = Pipe();
+  Connection& ours = ours_theirs.first;
+  Connection& theirs = ours_theirs.second;
   PeerThread peer(ours, std::move(theirs), [](Connection& c) {
     const std::string message = c.recv_bytes().substr(11);
     c.send_bytes(auth::Hmac("md5", "key", message));
@@ -448,7 +454,9 @@ TEST(DeliverChallengeTest, WelcomesALegacyMd5Reply) {
 }
 
 TEST(DeliverChallengeTest, WrongResponseSendsFailureBeforeRaising) {
-  auto [ours, theirs] = Pipe();
+  auto ours_theirs = Pipe();
+  Connection& ours = ours_theirs.first;
+  Connection& theirs = ours_theirs.second;
   // The reply can be queued before the challenge: the challenger only reads after sending.
   theirs.send_bytes(std::string(16, 'x'));
   EXPECT_THROW_MSG(deliver_challenge(ours, "key"), AuthenticationError,
@@ -461,7 +469,9 @@ TEST(DeliverChallengeTest, WrongResponseSendsFailureBeforeRaising) {
 }
 
 TEST(DeliverChallengeTest, LengthErrorSendsFailure) {
-  auto [ours, theirs] = Pipe();
+  auto ours_theirs = Pipe();
+  Connection& ours = ours_theirs.first;
+  Connection& theirs = ours_theirs.second;
   theirs.send_bytes("{sha256}" + std::string(31, 'x'));
   EXPECT_THROW_MSG(deliver_challenge(ours, "key"), AuthenticationError,
                    "expected 'sha256' of length 32 got 31");
@@ -470,7 +480,9 @@ TEST(DeliverChallengeTest, LengthErrorSendsFailure) {
 }
 
 TEST(DeliverChallengeTest, ParseErrorSendsFailure) {
-  auto [ours, theirs] = Pipe();
+  auto ours_theirs = Pipe();
+  Connection& ours = ours_theirs.first;
+  Connection& theirs = ours_theirs.second;
   theirs.send_bytes("something bogus");
   EXPECT_THROW_MSG(deliver_challenge(ours, "key"), AuthenticationError, Bogus("something bogus"));
   Queued(theirs);
@@ -479,7 +491,9 @@ TEST(DeliverChallengeTest, ParseErrorSendsFailure) {
 
 // AUTH-MAXLEN: over 256 bytes is OSError('bad message length'), raised without '#FAILURE#'.
 TEST(DeliverChallengeTest, OversizedResponseIsBadMessageLength) {
-  auto [ours, theirs] = Pipe();
+  auto ours_theirs = Pipe();
+  Connection& ours = ours_theirs.first;
+  Connection& theirs = ours_theirs.second;
   theirs.send_bytes(std::string(300, 'x'));
   const auto e = Capture<OSError>([&] { deliver_challenge(ours, "key"); });
   ASSERT_TRUE(e);
@@ -490,14 +504,18 @@ TEST(DeliverChallengeTest, OversizedResponseIsBadMessageLength) {
 }
 
 TEST(DeliverChallengeTest, A256ByteResponseIsReadThenRejected) {
-  auto [ours, theirs] = Pipe();
+  auto ours_theirs = Pipe();
+  Connection& ours = ours_theirs.first;
+  Connection& theirs = ours_theirs.second;
   const std::string response(256, 'x');
   theirs.send_bytes(response);
   EXPECT_THROW_MSG(deliver_challenge(ours, "key"), AuthenticationError, Bogus(response));
 }
 
 TEST(DeliverChallengeTest, EofInsteadOfAResponse) {
-  auto [ours, theirs] = Pipe();
+  auto ours_theirs = Pipe();
+  Connection& ours = ours_theirs.first;
+  Connection& theirs = ours_theirs.second;
   theirs.close();
   // Writing the challenge to a closed peer is either accepted by the kernel or EPIPE.
   try {
@@ -511,7 +529,9 @@ TEST(DeliverChallengeTest, EofInsteadOfAResponse) {
 }
 
 TEST(DeliverChallengeTest, ConfigurableChallengeDigest) {
-  auto [ours, theirs] = Pipe();
+  auto ours_theirs = Pipe();
+  Connection& ours = ours_theirs.first;
+  Connection& theirs = ours_theirs.second;
   AuthOptions options;
   options.challenge_digest = "sha3_384";
   PeerThread peer(ours, std::move(theirs), [](Connection& c) {
@@ -526,7 +546,9 @@ TEST(DeliverChallengeTest, ConfigurableChallengeDigest) {
 }
 
 TEST(DeliverChallengeTest, UnsupportedChallengeDigestSendsNothing) {
-  auto [ours, theirs] = Pipe();
+  auto ours_theirs = Pipe();
+  Connection& ours = ours_theirs.first;
+  Connection& theirs = ours_theirs.second;
   AuthOptions options;
   options.challenge_digest = "sha1";
   EXPECT_THROW_MSG(deliver_challenge(ours, "key", options), ValueError,
@@ -535,7 +557,9 @@ TEST(DeliverChallengeTest, UnsupportedChallengeDigestSendsNothing) {
 }
 
 TEST(AnswerChallengeTest, MissingPrefixIsAProtocolError) {
-  auto [ours, theirs] = Pipe();
+  auto ours_theirs = Pipe();
+  Connection& ours = ours_theirs.first;
+  Connection& theirs = ours_theirs.second;
   theirs.send_bytes("hello\x00"s);
   EXPECT_THROW_MSG(answer_challenge(ours, "key"), AuthenticationError,
                    "Protocol error, expected challenge: message=b'hello\\x00'");
@@ -543,7 +567,9 @@ TEST(AnswerChallengeTest, MissingPrefixIsAProtocolError) {
 }
 
 TEST(AnswerChallengeTest, ShortChallenge) {
-  auto [ours, theirs] = Pipe();
+  auto ours_theirs = Pipe();
+  Connection& ours = ours_theirs.first;
+  Connection& theirs = ours_theirs.second;
   theirs.send_bytes("#CHALLENGE#abcde");
   EXPECT_THROW_MSG(answer_challenge(ours, "key"), AuthenticationError,
                    "challenge too short: 5 bytes");
@@ -554,7 +580,9 @@ TEST(AnswerChallengeTest, ShortChallenge) {
 }
 
 TEST(AnswerChallengeTest, LegacyChallengeAnsweredWithRawMd5) {
-  auto [ours, theirs] = Pipe();
+  auto ours_theirs = Pipe();
+  Connection& ours = ours_theirs.first;
+  Connection& theirs = ours_theirs.second;
   const std::string random(20, '\xaa');
   theirs.send_bytes("#CHALLENGE#" + random);
   theirs.send_bytes("#WELCOME#");
@@ -567,7 +595,9 @@ TEST(AnswerChallengeTest, LegacyChallengeAnsweredWithRawMd5) {
 }
 
 TEST(AnswerChallengeTest, ModernChallengeAnsweredWithPrefixedSha256) {
-  auto [ours, theirs] = Pipe();
+  auto ours_theirs = Pipe();
+  Connection& ours = ours_theirs.first;
+  Connection& theirs = ours_theirs.second;
   const std::string message = "{sha256}" + std::string(40, '\x01');
   theirs.send_bytes("#CHALLENGE#" + message);
   theirs.send_bytes("#WELCOME#");
@@ -576,7 +606,9 @@ TEST(AnswerChallengeTest, ModernChallengeAnsweredWithPrefixedSha256) {
 }
 
 TEST(AnswerChallengeTest, Sha3_384ChallengeAnsweredWithSha3_384) {
-  auto [ours, theirs] = Pipe();
+  auto ours_theirs = Pipe();
+  Connection& ours = ours_theirs.first;
+  Connection& theirs = ours_theirs.second;
   const std::string message = "{sha3_384}" + std::string(40, 'q');
   theirs.send_bytes("#CHALLENGE#" + message);
   theirs.send_bytes("#WELCOME#");
@@ -587,7 +619,9 @@ TEST(AnswerChallengeTest, Sha3_384ChallengeAnsweredWithSha3_384) {
 }
 
 TEST(AnswerChallengeTest, Sha512ChallengeRaisesParseErrorAndSendsNothing) {
-  auto [ours, theirs] = Pipe();
+  auto ours_theirs = Pipe();
+  Connection& ours = ours_theirs.first;
+  Connection& theirs = ours_theirs.second;
   const std::string message = "{sha512}" + std::string(40, 'q');
   theirs.send_bytes("#CHALLENGE#" + message);
   EXPECT_THROW_MSG(answer_challenge(ours, "key"), AuthenticationError, Bogus(message));
@@ -597,7 +631,9 @@ TEST(AnswerChallengeTest, Sha512ChallengeRaisesParseErrorAndSendsNothing) {
 TEST(AnswerChallengeTest, NonWelcomeReplyIsRejected) {
   for (const std::string& reply : {"#FAILURE#"s, ""s, "#WELCOME"s, "#WELCOME##"s}) {
     SCOPED_TRACE(reply);
-    auto [ours, theirs] = Pipe();
+    auto ours_theirs = Pipe();
+    Connection& ours = ours_theirs.first;
+    Connection& theirs = ours_theirs.second;
     theirs.send_bytes("#CHALLENGE#{sha256}" + std::string(40, 'r'));
     theirs.send_bytes(reply);
     EXPECT_THROW_MSG(answer_challenge(ours, "key"), AuthenticationError,
@@ -606,7 +642,9 @@ TEST(AnswerChallengeTest, NonWelcomeReplyIsRejected) {
 }
 
 TEST(AnswerChallengeTest, OversizedChallengeIsBadMessageLength) {
-  auto [ours, theirs] = Pipe();
+  auto ours_theirs = Pipe();
+  Connection& ours = ours_theirs.first;
+  Connection& theirs = ours_theirs.second;
   theirs.send_bytes("#CHALLENGE#" + std::string(246, 'r'));  // 257 bytes
   const auto e = Capture<OSError>([&] { answer_challenge(ours, "key"); });
   ASSERT_TRUE(e);
@@ -615,7 +653,9 @@ TEST(AnswerChallengeTest, OversizedChallengeIsBadMessageLength) {
 }
 
 TEST(AnswerChallengeTest, EofBeforeTheChallenge) {
-  auto [ours, theirs] = Pipe();
+  auto ours_theirs = Pipe();
+  Connection& ours = ours_theirs.first;
+  Connection& theirs = ours_theirs.second;
   theirs.close();
   EXPECT_THROW_MSG(answer_challenge(ours, "key"), EOFError, "");
 }
@@ -624,7 +664,9 @@ TEST(AnswerChallengeTest, EofBeforeTheChallenge) {
 void MutualHandshake(std::string server_key, std::string client_key,
                      std::optional<std::string> server_error,
                      std::optional<std::string> client_error) {
-  auto [server, client] = Pipe();
+  auto server_client = Pipe();
+  Connection& server = server_client.first;
+  Connection& client = server_client.second;
   PeerThread client_thread(server, std::move(client), [&](Connection& c) {
     if (client_error) {
       EXPECT_THROW_MSG(
@@ -702,18 +744,23 @@ AuthOptions WithTimeout(double seconds = kTimeout) {
 }
 
 TEST(HandshakeTimeoutTest, DeliverChallengeSilentPeer) {
-  auto [ours, theirs] = Pipe();
+  auto ours_theirs = Pipe();
+  Connection& ours = ours_theirs.first;
+  Connection& theirs = ours_theirs.second;
   ExpectTimedOut([&] { deliver_challenge(ours, "key", WithTimeout()); });
   EXPECT_EQ(Queued(theirs).size(), 59u);
 }
 
 TEST(HandshakeTimeoutTest, AnswerChallengeSilentPeer) {
-  auto [ours, theirs] = Pipe();
+  auto ours_theirs = Pipe();
+  Connection& ours = ours_theirs.first;
   ExpectTimedOut([&] { answer_challenge(ours, "key", WithTimeout()); });
 }
 
 TEST(HandshakeTimeoutTest, AnswerChallengeSilentAfterTheResponse) {
-  auto [ours, theirs] = Pipe();
+  auto ours_theirs = Pipe();
+  Connection& ours = ours_theirs.first;
+  Connection& theirs = ours_theirs.second;
   theirs.send_bytes("#CHALLENGE#{sha256}" + std::string(40, 'r'));
   ExpectTimedOut([&] { answer_challenge(ours, "key", WithTimeout()); });
   EXPECT_EQ(Queued(theirs).size(), 40u);
@@ -722,19 +769,25 @@ TEST(HandshakeTimeoutTest, AnswerChallengeSilentAfterTheResponse) {
 // The peer sends 2 bytes of a frame header and stalls: poll() sees data, the read inside the
 // frame is what must time out (SO_RCVTIMEO).
 TEST(HandshakeTimeoutTest, AnswerChallengePartialHeader) {
-  auto [ours, theirs] = Pipe();
+  auto ours_theirs = Pipe();
+  Connection& ours = ours_theirs.first;
+  Connection& theirs = ours_theirs.second;
   ASSERT_EQ(send(theirs.fileno(), "\x00\x00", 2, MSG_NOSIGNAL), 2);
   ExpectTimedOut([&] { answer_challenge(ours, "key", WithTimeout()); });
 }
 
 TEST(HandshakeTimeoutTest, DeliverChallengePartialHeader) {
-  auto [ours, theirs] = Pipe();
+  auto ours_theirs = Pipe();
+  Connection& ours = ours_theirs.first;
+  Connection& theirs = ours_theirs.second;
   ASSERT_EQ(send(theirs.fileno(), "\x00\x00", 2, MSG_NOSIGNAL), 2);
   ExpectTimedOut([&] { deliver_challenge(ours, "key", WithTimeout()); });
 }
 
 TEST(HandshakeTimeoutTest, PartialPayload) {
-  auto [ours, theirs] = Pipe();
+  auto ours_theirs = Pipe();
+  Connection& ours = ours_theirs.first;
+  Connection& theirs = ours_theirs.second;
   const std::string partial = "\x00\x00\x00\x28{sha256}"s;  // announces 40 bytes, sends 8
   ASSERT_EQ(send(theirs.fileno(), partial.data(), partial.size(), MSG_NOSIGNAL),
             static_cast<ssize_t>(partial.size()));
@@ -744,7 +797,9 @@ TEST(HandshakeTimeoutTest, PartialPayload) {
 // A truncated frame followed by end of stream is reported as such, without waiting for the
 // deadline.
 TEST(HandshakeTimeoutTest, PartialHeaderThenEofIsReportedAtOnce) {
-  auto [ours, theirs] = Pipe();
+  auto ours_theirs = Pipe();
+  Connection& ours = ours_theirs.first;
+  Connection& theirs = ours_theirs.second;
   ASSERT_EQ(send(theirs.fileno(), "\x00\x00", 2, MSG_NOSIGNAL), 2);
   theirs.close();
   const auto start = Clock::now();
@@ -754,7 +809,9 @@ TEST(HandshakeTimeoutTest, PartialHeaderThenEofIsReportedAtOnce) {
 }
 
 TEST(HandshakeTimeoutTest, PartialPayloadThenEofIsReportedAtOnce) {
-  auto [ours, theirs] = Pipe();
+  auto ours_theirs = Pipe();
+  Connection& ours = ours_theirs.first;
+  Connection& theirs = ours_theirs.second;
   const std::string partial = "\x00\x00\x00\x28{sha256}"s;
   ASSERT_EQ(send(theirs.fileno(), partial.data(), partial.size(), MSG_NOSIGNAL),
             static_cast<ssize_t>(partial.size()));
@@ -768,7 +825,9 @@ TEST(HandshakeTimeoutTest, PartialPayloadThenEofIsReportedAtOnce) {
 // A peer trickling one byte at a time, each just before a per-read timeout would fire, must not
 // stretch the handshake beyond the deadline.
 TEST(HandshakeTimeoutTest, TricklingPeerIsBoundedByTheDeadline) {
-  auto [ours, theirs] = Pipe();
+  auto ours_theirs = Pipe();
+  Connection& ours = ours_theirs.first;
+  Connection& theirs = ours_theirs.second;
   const int fd = theirs.fileno();
   std::atomic<bool> stop{false};
   std::thread trickler([fd, &stop] {
@@ -787,12 +846,15 @@ TEST(HandshakeTimeoutTest, TricklingPeerIsBoundedByTheDeadline) {
 
 TEST(HandshakeTimeoutTest, ReceiveTimeoutIsRestored) {
   {
-    auto [ours, theirs] = Pipe();
+    auto ours_theirs = Pipe();
+    Connection& ours = ours_theirs.first;
     ExpectTimedOut([&] { answer_challenge(ours, "key", WithTimeout()); });
     EXPECT_EQ(ReceiveTimeoutMicros(ours.fileno()), 0);
   }
   {
-    auto [ours, theirs] = Pipe();
+    auto ours_theirs = Pipe();
+    Connection& ours = ours_theirs.first;
+    Connection& theirs = ours_theirs.second;
     theirs.send_bytes("#CHALLENGE#{sha256}" + std::string(40, 'r'));
     theirs.send_bytes("#WELCOME#");
     EXPECT_NO_THROW(answer_challenge(ours, "key", WithTimeout(5.0)));
@@ -801,7 +863,9 @@ TEST(HandshakeTimeoutTest, ReceiveTimeoutIsRestored) {
 }
 
 TEST(HandshakeTimeoutTest, TimeoutDoesNotDisturbAPromptPeer) {
-  auto [server, client] = Pipe();
+  auto server_client = Pipe();
+  Connection& server = server_client.first;
+  Connection& client = server_client.second;
   PeerThread client_thread(server, std::move(client), [](Connection& c) {
     answer_challenge(c, "key", WithTimeout(10.0));
     deliver_challenge(c, "key", WithTimeout(10.0));

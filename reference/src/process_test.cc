@@ -322,7 +322,9 @@ TEST_P(ProcessTest, SentinelBecomesReadyWhenTheChildExits) {
 }
 
 TEST_P(ProcessTest, SentinelWorksInWaitWithConnections) {
-  auto [a, b] = Pipe();
+  auto a_b = Pipe();
+  Connection& a = a_b.first;
+  Connection& b = a_b.second;
   OsPipe ready;
   OsPipe go;
   Process p(ParkedTarget(ready, go));
@@ -617,7 +619,9 @@ class Doubler : public Process {
 };
 
 TEST(Process, SubclassOverridesRun) {
-  auto [a, b] = Pipe();
+  auto a_b = Pipe();
+  Connection& a = a_b.first;
+  Connection& b = a_b.second;
   Doubler d(&b);
   d.start();
   a.send(50);

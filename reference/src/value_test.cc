@@ -727,7 +727,9 @@ TEST(ValueDecode, MutatedEncodingsFailCleanlyOrRoundTripCanonically) {
 // Boost.Serialization and Connection.
 
 TEST(ValueSerialization, ThroughAConnection) {
-  auto [a, b] = Pipe();
+  auto a_b = Pipe();
+  Connection& a = a_b.first;
+  Connection& b = a_b.second;
   a.send(Sample());
   const Value got = b.recv<Value>();
   EXPECT_EQ(got, Sample());
@@ -743,7 +745,9 @@ TEST(ValueSerialization, CorruptPayloadsAndDepthRaiseSerializationError) {
   payload[payload.find('l')] = 'X';
   EXPECT_THROW((void)Deserialize<Value>(payload), SerializationError);
   EXPECT_THROW((void)Serialize(Nested(Value::kMaxDepth + 1)), SerializationError);
-  auto [a, b] = Pipe();
+  auto a_b = Pipe();
+  Connection& a = a_b.first;
+  Connection& b = a_b.second;
   EXPECT_THROW(a.send(Nested(Value::kMaxDepth + 1)), SerializationError);
   a.send_bytes(payload);
   EXPECT_THROW((void)b.recv<Value>(), SerializationError);
