@@ -117,6 +117,18 @@ sys::Deadline SliceUntil(const sys::Deadline& deadline) {
 
 bool Passed(const sys::Deadline& deadline) { return deadline && sys::Clock::now() >= *deadline; }
 
+// Serialises the replacement of a queue's local state on first use in a fork()ed child
+// (QueueCore::local()). The forking thread holds it across fork(), so no child starts with it
+// held.
+std::mutex g_fork_reset_mu;
+struct ForkResetRegistration {
+  ForkResetRegistration() {
+    pthread_atfork([] { g_fork_reset_mu.lock(); }, [] { g_fork_reset_mu.unlock(); },
+                   [] { g_fork_reset_mu.unlock(); });
+  }
+};
+const ForkResetRegistration g_fork_reset_registration;
+
 }  // namespace
 
 struct QueueCore::Shared {
@@ -209,6 +221,7 @@ QueueCore::QueueCore(QueueKind kind, int64_t maxsize, const QueueOptions& option
   repr_ = Repr(kind, this);
   local_ = std::make_shared<Local>();
   local_->generation = internal::ForkGeneration();
+  local_generation_.store(local_->generation);
 }
 
 QueueCore::QueueCore(void* region_owner, Shared* shared, QueueKind kind)
@@ -218,6 +231,7 @@ QueueCore::QueueCore(void* region_owner, Shared* shared, QueueKind kind)
   repr_ = Repr(kind, this);
   local_ = std::make_shared<Local>();
   local_->generation = internal::ForkGeneration();
+  local_generation_.store(local_->generation);
 }
 
 QueueCore::QueueCore(const QueueCore& other, TwinTag /*tag*/)
@@ -226,6 +240,7 @@ QueueCore::QueueCore(const QueueCore& other, TwinTag /*tag*/)
       ring_(other.ring_),
       repr_(other.repr_),
       local_(other.local_),
+      local_generation_(other.local_generation_.load()),
       twin_(true) {}
 
 void QueueCore::init_shared(QueueKind kind, int64_t maxsize, size_t ring_bytes) {
@@ -320,13 +335,18 @@ void QueueCore::StopFeeder(Local& l, bool wait) {
 }
 
 QueueCore::Local& QueueCore::local() {
-  if (local_->generation != internal::ForkGeneration()) {
+  const uint64_t generation = internal::ForkGeneration();
+  if (local_generation_.load(std::memory_order_acquire) != generation) {
     // First use in a fork()ed child: the parent's buffer, feeder and half-read item are not ours
     // (Q-FORK). Its mutexes may have been held at fork time, so the old state is abandoned, not
-    // destroyed.
-    new std::shared_ptr<Local>(std::move(local_));  // NOLINT: deliberate leak, see above
-    local_ = std::make_shared<Local>();
-    local_->generation = internal::ForkGeneration();
+    // destroyed. Several threads of the child may get here at once: one replaces it.
+    std::lock_guard<std::mutex> g(g_fork_reset_mu);
+    if (local_generation_.load(std::memory_order_relaxed) != generation) {
+      new std::shared_ptr<Local>(std::move(local_));  // NOLINT: deliberate leak, see above
+      local_ = std::make_shared<Local>();
+      local_->generation = generation;
+      local_generation_.store(generation, std::memory_order_release);
+    }
   }
   return *local_;
 }

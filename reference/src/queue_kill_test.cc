@@ -20,6 +20,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -50,11 +51,20 @@ namespace mpipc {
 namespace {
 
 using testing_support::Clock;
-using testing_support::Fork;
 using testing_support::Reap;
 using testing_support::SecondsSince;
 using testing_support::TempDir;
 using testing_support::WaitExit;
+
+// testing_support::Fork, and the child dies with this process: a test that fails before it
+// waits for its children leaves none behind (they would hold the test runner's pipes open).
+pid_t Fork(const std::function<int()>& body) {
+  const pid_t parent = getpid();
+  return testing_support::Fork([&body, parent] {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    return getppid() == parent ? body() : 97;
+  });
+}
 
 struct Options {
   int rounds = 40;

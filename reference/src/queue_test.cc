@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -24,15 +25,17 @@
 #include <boost/serialization/base_object.hpp>
 #include <boost/serialization/export.hpp>
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <latch>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
-#include <set>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -136,9 +139,18 @@ using mpipc_queue_test::Point;
 using mpipc_queue_test::Sample;
 using mpipc_queue_test::Shape;
 using testing_support::Clock;
-using testing_support::Fork;
 using testing_support::SecondsSince;
 using testing_support::ThrowsExactly;
+
+// testing_support::Fork, and the child dies with this process: a test that fails before it
+// waits for its children leaves none behind (they would hold the test runner's pipes open).
+pid_t Fork(const std::function<int()>& body) {
+  const pid_t parent = getpid();
+  return testing_support::Fork([&body, parent] {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    return getppid() == parent ? body() : 97;
+  });
+}
 
 constexpr size_t kKiB = 1024;
 constexpr size_t kMiB = 1024 * 1024;
@@ -471,7 +483,8 @@ TEST(QueueTest, Q_CLOSE_IsLocalToTheProcess) {
 }
 
 TEST(QueueTest, Q_QSIZE_CountsAtPutTimeIncludingBufferedItems) {
-  // Two items fill a 4 KiB ring; the next ones wait in this process's buffer, and count.
+  // Two items fill a 4 KiB ring; the next ones wait in this process's buffer (the feeder cannot
+  // write them before one is read), and count.
   Queue<std::string> q(0, QueueOptions{.ring_bytes = 4 * kKiB});
   EXPECT_EQ(q.qsize(), 0);
   q.put(std::string(2000, 'a'));
@@ -482,9 +495,13 @@ TEST(QueueTest, Q_QSIZE_CountsAtPutTimeIncludingBufferedItems) {
   q.put("e");
   EXPECT_EQ(q.qsize(), 5);
   EXPECT_EQ(q.get(true, 10), std::string(2000, 'a'));
-  EXPECT_EQ(q.qsize(), 4);
   EXPECT_EQ(q.get(true, 10), std::string(2000, 'b'));
   for (const char* want : {"c", "d", "e"}) EXPECT_EQ(q.get(true, 10), want);
+  // Checked once the feeder is done: while it writes, the item it has just published still
+  // counts as buffered for a moment (qsize() is approximate, Q-QSIZE). qsize() works after
+  // close() (Q-CLOSE-EMPTY).
+  q.close();
+  q.join_thread();
   EXPECT_EQ(q.qsize(), 0);
 }
 
@@ -646,24 +663,30 @@ TEST(QueueTest, Q_JOIN_THREAD_NoOpWhenNothingWasPut) {
   EXPECT_LT(SecondsSince(start), 1.0);
 }
 
-// After close() + join_thread() every buffered item is in the shared ring: a streamed item (more
-// than half the ring, always written by the feeder) and the small items buffered behind it are
-// all readable without blocking as soon as join_thread() has returned, with the producer gone.
+// join_thread() returns only once every buffered item is in the shared ring: here two items of
+// three quarters of the ring each (streamed by the feeder) and small items buffered behind them
+// cannot all be written until this process reads the big ones. Then the small ones are readable
+// without blocking, with the producer gone.
 TEST(QueueTest, Q_JOIN_THREAD_WaitsUntilTheBufferIsFlushed) {
   Queue<std::string> q(0, QueueOptions{.ring_bytes = 64 * kKiB});
   Channel joined;
-  const std::string big = Pattern(48 * kKiB, 1);
+  const std::string big1 = Pattern(48 * kKiB, 1);
+  const std::string big2 = Pattern(48 * kKiB, 2);
   const pid_t pid = Fork([&]() -> int {
-    q.put(big);
+    q.put(big1);
+    q.put(big2);
     for (int i = 0; i < 10; ++i) q.put(std::to_string(i) + std::string(100, 's'));
     q.close();
     q.join_thread();
     joined.Send('j');
     _exit(0);  // no exit-time flush: join_thread() must have done it
   });
-  ASSERT_TRUE(joined.Receive<char>());
+  EXPECT_FALSE(joined.Receive<char>(0.3).has_value())
+      << "join_thread() returned while items could not be written yet";
+  EXPECT_EQ(q.get(true, 30), big1);
+  EXPECT_EQ(q.get(true, 30), big2);
+  ASSERT_TRUE(joined.Receive<char>(30).has_value());
   ASSERT_EQ(WaitExit(pid), 0);
-  EXPECT_EQ(q.get(false), big);
   for (int i = 0; i < 10; ++i) EXPECT_EQ(q.get(false), std::to_string(i) + std::string(100, 's'));
   EXPECT_TRUE(q.empty());
 }
@@ -729,6 +752,42 @@ TEST(QueueTest, Q_FORK_BufferedItemsAreNotDuplicatedInTheChild) {
   }
   EXPECT_EQ(child_items, 1);
   EXPECT_EQ(parents, mine);
+}
+
+// Several threads of a fork()ed child make their first use of an inherited queue at the same
+// moment: the parent's local state is replaced exactly once (a race there crashed the child, or
+// split its items between two buffers).
+TEST(QueueTest, Q_FORK_ChildThreadsFirstUseAtOnce) {
+  constexpr int kRounds = 20;
+  constexpr int kThreads = 6;
+  constexpr int kPer = 50;
+  for (int round = 0; round < kRounds; ++round) {
+    SCOPED_TRACE(testing::Message() << "round " << round);
+    Queue<int32_t> q;
+    const pid_t pid = Fork([&] {
+      std::latch start(kThreads);
+      std::vector<std::thread> threads;
+      for (int t = 0; t < kThreads; ++t) {
+        threads.emplace_back([&, t] {
+          start.arrive_and_wait();
+          for (int i = 0; i < kPer; ++i) q.put(t * 1000 + i);
+        });
+      }
+      for (auto& th : threads) th.join();
+      return 0;
+    });
+    std::vector<int> next(kThreads, 0);
+    for (int n = 0; n < kThreads * kPer; ++n) {
+      int32_t v = -1;
+      ASSERT_NO_THROW(v = q.get(true, 30)) << "after " << n << " items";
+      ASSERT_GE(v, 0);
+      ASSERT_LT(v / 1000, kThreads);
+      ASSERT_EQ(v % 1000, next[v / 1000]) << "thread " << v / 1000;
+      ++next[v / 1000];
+    }
+    ASSERT_EQ(WaitExit(pid), 0);
+    EXPECT_TRUE(Throws<Empty>([&] { q.get(false); }));
+  }
 }
 
 TEST(QueueTest, Q_LARGE_TenMiBItemAndItemsLargerThanTheRing) {
@@ -831,6 +890,17 @@ TEST(QueueTest, Q_GET_TO_SCOPE_TimeoutHonouredWhileAnItemIsHalfWritten) {
   ASSERT_EQ(::waitpid(pid, &status, WUNTRACED), pid);
   ASSERT_TRUE(WIFSTOPPED(status));
 
+  // Should get() overstay its timeout, a watchdog resumes the producer after 5 s: the test then
+  // fails (the item arrives late) instead of hanging.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool timed_part_done = false;
+  std::thread watchdog([&] {
+    std::unique_lock<std::mutex> lk(mu);
+    if (!cv.wait_for(lk, std::chrono::seconds(5), [&] { return timed_part_done; })) {
+      ::kill(pid, SIGCONT);
+    }
+  });
   for (const double t : {0.3, 0.1}) {
     const auto t0 = Clock::now();
     EXPECT_TRUE(Throws<Empty>([&] { q.get(true, t); }));
@@ -842,6 +912,12 @@ TEST(QueueTest, Q_GET_TO_SCOPE_TimeoutHonouredWhileAnItemIsHalfWritten) {
   EXPECT_TRUE(Throws<Empty>([&] { q.get(false); }));
   EXPECT_LT(SecondsSince(t0), 1.0);
   EXPECT_FALSE(TryWait(pid, 0).has_value());
+  {
+    std::lock_guard<std::mutex> lk(mu);
+    timed_part_done = true;
+  }
+  cv.notify_all();
+  watchdog.join();
 
   ASSERT_EQ(::kill(pid, SIGCONT), 0);
   const std::string item = q.get(true, 60);
@@ -941,17 +1017,20 @@ TEST(QueueTest, Items_ByteVectorsStringsAndTriviallyCopyableTypesAreRawBytes) {
 TEST(QueueTest, Named_CreateThenOpenByNameInAnotherProcess) {
   NameGuard name(UniqueName("q"));
   Queue<std::string> q = Queue<std::string>::Create(name.name(), 2);
+  Channel got_both;
   const pid_t pid = Fork([&] {
     // Not the inherited handle: a fresh mapping opened by name.
     Queue<std::string> other = Queue<std::string>::Open(name.name());
     if (other.maxsize() != 2) return 3;
     other.put("from child");
     other.put("second");
+    if (!got_both.Receive<char>()) return 5;  // so that it does not get its own items back
     if (other.get(true, 30) != "from parent") return 4;
     return 0;
   });
   EXPECT_EQ(q.get(true, 30), "from child");
   EXPECT_EQ(q.get(true, 30), "second");
+  got_both.Send('g');
   q.put("from parent");
   EXPECT_EQ(WaitExit(pid), 0);
   EXPECT_TRUE(q.empty());

@@ -146,6 +146,8 @@ class QueueCore {
   unsigned char* ring_ = nullptr;
   std::string repr_;
   std::shared_ptr<Local> local_;
+  // ForkGeneration() of local_; another value means first use in a fork()ed child (local()).
+  std::atomic<uint64_t> local_generation_{0};
   bool twin_ = false;  // the feeder's handle: its destruction stops nothing
 };
 
