@@ -943,7 +943,8 @@ TEST(QueueTest, Items_PolymorphicObjectsThroughUniquePtrToBase) {
   ASSERT_NE(b, nullptr);
   EXPECT_EQ(a->Name(), "square");
   EXPECT_DOUBLE_EQ(a->Area(), 9);
-  EXPECT_EQ(typeid(*a), typeid(mpipc_queue_test::Square));
+  const Shape& first = *a;  // named: typeid of a dereference would evaluate it (clang warns)
+  EXPECT_EQ(typeid(first), typeid(mpipc_queue_test::Square));
   EXPECT_EQ(b->Name(), "rect");
   EXPECT_DOUBLE_EQ(b->Area(), 10);
   EXPECT_EQ(WaitExit(pid), 0);
