@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "mpipc/framing.h"
+#include "mpipc/value.h"
 
 namespace mpipc {
 namespace auth {
@@ -138,33 +139,8 @@ std::string ReceiveMessage(Connection& conn, const sys::Deadline& deadline) {
 }  // namespace
 
 std::string PyBytesRepr(std::string_view bytes) {
-  const bool has_single = bytes.find('\'') != std::string_view::npos;
-  const bool has_double = bytes.find('"') != std::string_view::npos;
-  const char quote = (has_single && !has_double) ? '"' : '\'';
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "b";
-  out += quote;
-  for (const char ch : bytes) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c == '\\' || c == static_cast<unsigned char>(quote)) {
-      out += '\\';
-      out += ch;
-    } else if (c == '\t') {
-      out += "\\t";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\r') {
-      out += "\\r";
-    } else if (c < 0x20 || c >= 0x7f) {
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 0xf];
-    } else {
-      out += ch;
-    }
-  }
-  out += quote;
-  return out;
+  // Python's repr rules live in one place: mpipc::Value.
+  return Value(Bytes{std::string(bytes)}).repr();
 }
 
 DigestMessage ParseDigestMessage(std::string_view message) {

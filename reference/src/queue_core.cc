@@ -166,7 +166,12 @@ struct QueueCore::Shared {
   std::atomic<uint32_t> join_waiters;
   std::atomic<uint32_t> slots_high;    // slots in use are below this index
   std::atomic<uint32_t> retired_puts;  // puts of swept processes that reached the ring
-  std::atomic<uint32_t> done_total;    // task_done() calls
+  // The sweep's journal: folding a dead slot into retired_puts takes several stores, so the
+  // sweeper first records the outcome here (fold_slot = index + 1); a sweeper that takes the
+  // slot lock over from a dead one finishes the fold with the same absolute values.
+  std::atomic<uint32_t> fold_slot;
+  std::atomic<uint32_t> fold_retired;
+  std::atomic<uint32_t> done_total;  // task_done() calls
 
   alignas(64) Slot slots[kMaxSlots];
 };
@@ -392,7 +397,17 @@ int QueueCore::my_slot(Local& l) {
 
 // Caller holds slot_lock. Folds the slots of dead processes: their puts that reached the ring
 // stay counted as tasks, their pending (lost) items stop counting.
+void QueueCore::finish_fold() {
+  const uint32_t j = shared_->fold_slot.load();
+  if (j == 0) return;
+  shared_->retired_puts.store(shared_->fold_retired.load());
+  shared_->slots[j - 1].counts.store(0);
+  shared_->slots[j - 1].pid.store(0);
+  shared_->fold_slot.store(0);
+}
+
 void QueueCore::sweep() {
+  finish_fold();  // a sweeper killed mid-fold left its journal
   const pid_t me = CurrentPid();
   const uint32_t high = shared_->slots_high.load();
   bool freed = false;
@@ -407,9 +422,10 @@ void QueueCore::sweep() {
       // before it uncounted the item (no one has written since: settle_dead_writer()).
       w -= 1;
     }
-    shared_->retired_puts.fetch_add(Puts(w) - Pending(w));
-    s.counts.store(0);
-    s.pid.store(0);
+    const uint32_t retired = shared_->retired_puts.load() + (Puts(w) - Pending(w));
+    shared_->fold_retired.store(retired);
+    shared_->fold_slot.store(i + 1);  // from here on a crash is finished by finish_fold()
+    finish_fold();
     freed = freed || Pending(w) != 0;
   }
   if (freed) {

@@ -56,15 +56,7 @@ using testing_support::SecondsSince;
 using testing_support::TempDir;
 using testing_support::WaitExit;
 
-// testing_support::Fork, and the child dies with this process: a test that fails before it
-// waits for its children leaves none behind (they would hold the test runner's pipes open).
-pid_t Fork(const std::function<int()>& body) {
-  const pid_t parent = getpid();
-  return testing_support::Fork([&body, parent] {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    return getppid() == parent ? body() : 97;
-  });
-}
+using testing_support::Fork;
 
 struct Options {
   int rounds = 40;

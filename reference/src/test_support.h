@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -211,16 +212,19 @@ inline int WaitChild(pid_t pid) {
 }
 
 // Forks a child that runs `body` and exits with its result (97 if it threw), after flushing the
-// queues' feeder threads and stderr.
+// queues' feeder threads and stderr. The child dies with this process, so a test that fails
+// before it waits for its children leaves none behind (they would hold the runner's pipes open).
 inline pid_t Fork(const std::function<int()>& body) {
   std::fflush(stdout);
   std::fflush(stderr);
+  const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) throw std::system_error(errno, std::generic_category(), "fork");
   if (pid == 0) {
     int code = 97;
     try {
-      code = body();
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() == parent) code = body();
     } catch (const std::exception& e) {
       std::fprintf(stderr, "child %d threw %s: %s\n", getpid(), typeid(e).name(), e.what());
     }

@@ -127,6 +127,7 @@ class QueueCore {
   int my_slot(Local& l);
   void reserve_place(std::atomic<uint64_t>& counts, const sys::Deadline& deadline);
   void sweep();
+  void finish_fold();
   // Writes one item (streaming it if large); gives up (false) at `give_up` for lack of room.
   bool write_item(std::string_view item, const sys::Deadline& give_up);
   // write_item() of an item that `counts` (if not null) holds as pending, uncounting it once it
