@@ -1019,65 +1019,24 @@ void Value::wrong_kind(Kind expected) const {
                   std::string(type_name()));
 }
 
-bool Value::as_bool() const {
-  if (!is_bool()) wrong_kind(Kind::kBool);
-  return std::get<bool>(v_);
+template <typename T>
+const T& Value::checked() const {
+  if (const T* p = std::get_if<T>(&v_)) return *p;
+  wrong_kind(static_cast<Kind>(decltype(v_)(std::in_place_type<T>).index()));
 }
 
-int64_t Value::as_int() const {
-  if (!is_int()) wrong_kind(Kind::kInt);
-  return std::get<int64_t>(v_);
-}
-
-double Value::as_float() const {
-  if (!is_float()) wrong_kind(Kind::kFloat);
-  return std::get<double>(v_);
-}
-
-const std::string& Value::as_str() const {
-  if (!is_str()) wrong_kind(Kind::kStr);
-  return std::get<std::string>(v_);
-}
-
-const Bytes& Value::as_bytes() const {
-  if (!is_bytes()) wrong_kind(Kind::kBytes);
-  return std::get<Bytes>(v_);
-}
-
-Bytes& Value::as_bytes() {
-  if (!is_bytes()) wrong_kind(Kind::kBytes);
-  return std::get<Bytes>(v_);
-}
-
-const List& Value::as_list() const {
-  if (!is_list()) wrong_kind(Kind::kList);
-  return std::get<List>(v_);
-}
-
-List& Value::as_list() {
-  if (!is_list()) wrong_kind(Kind::kList);
-  return std::get<List>(v_);
-}
-
-const Tuple& Value::as_tuple() const {
-  if (!is_tuple()) wrong_kind(Kind::kTuple);
-  return std::get<Tuple>(v_);
-}
-
-Tuple& Value::as_tuple() {
-  if (!is_tuple()) wrong_kind(Kind::kTuple);
-  return std::get<Tuple>(v_);
-}
-
-const Dict& Value::as_dict() const {
-  if (!is_dict()) wrong_kind(Kind::kDict);
-  return std::get<Dict>(v_);
-}
-
-Dict& Value::as_dict() {
-  if (!is_dict()) wrong_kind(Kind::kDict);
-  return std::get<Dict>(v_);
-}
+bool Value::as_bool() const { return checked<bool>(); }
+int64_t Value::as_int() const { return checked<int64_t>(); }
+double Value::as_float() const { return checked<double>(); }
+const std::string& Value::as_str() const { return checked<std::string>(); }
+const Bytes& Value::as_bytes() const { return checked<Bytes>(); }
+Bytes& Value::as_bytes() { return checked<Bytes>(); }
+const List& Value::as_list() const { return checked<List>(); }
+List& Value::as_list() { return checked<List>(); }
+const Tuple& Value::as_tuple() const { return checked<Tuple>(); }
+Tuple& Value::as_tuple() { return checked<Tuple>(); }
+const Dict& Value::as_dict() const { return checked<Dict>(); }
+Dict& Value::as_dict() { return checked<Dict>(); }
 
 std::string Value::repr() const {
   std::string out;

@@ -224,6 +224,13 @@ class Value {
     return static_cast<int64_t>(i);
   }
   [[noreturn]] void wrong_kind(Kind expected) const;
+  // The payload of type T, or TypeError naming the kind expected (the as_*() accessors).
+  template <typename T>
+  const T& checked() const;
+  template <typename T>
+  T& checked() {
+    return const_cast<T&>(std::as_const(*this).checked<T>());
+  }
 
   template <class Archive>
   void save(Archive& ar, unsigned /*version*/) const;
