@@ -12,6 +12,10 @@ namespace mpipc::cli {
 // implementation's Listener/Client against ours.
 void RegisterEchoCommands(CLI::App& app, int& exit_status);
 
+// `mpipc conform`, `mpipc fuzz`, `mpipc bench`: each execs the tool program `mpipc-<name>` that
+// the build puts beside `mpipc` (bin/), passing every remaining argument through unchanged.
+void RegisterToolCommands(CLI::App& app, int& exit_status);
+
 }  // namespace mpipc::cli
 
 #endif  // MPIPC_CLI_COMMANDS_H_

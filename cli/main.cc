@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   int exit_status = 0;
   mpipc::cli::RegisterEchoCommands(app, exit_status);
+  mpipc::cli::RegisterToolCommands(app, exit_status);
   CLI11_PARSE(app, argc, argv);
   return exit_status;
 }
