@@ -420,9 +420,10 @@ def _split(count, parts):
 
 def _m_producer(q, n, payload, barrier, done):
     barrier.wait()
+    start = time.perf_counter_ns()  # the measure starts when the first worker leaves the barrier
     for _ in range(n):
         q.put(payload)
-    done.put(("producer", time.perf_counter_ns()))
+    done.put(("producer", time.perf_counter_ns(), start))
 
 
 def _m_consumer(q, barrier, done, joinable):
@@ -443,14 +444,16 @@ def _m_consumer(q, barrier, done, joinable):
     done.put(("consumer", n, last))
 
 
-def _m_pipe_sender(w, n, payload, barrier, objects):
+def _m_pipe_sender(w, n, payload, barrier, done, objects):
     barrier.wait()
+    start = time.perf_counter_ns()
     if objects:
         for _ in range(n):
             w.send(payload)
     else:
         for _ in range(n):
             w.send_bytes(payload)
+    done.put(("sender", start))
 
 
 def _m_pipe_receiver(r, n, barrier, done, objects):
@@ -533,8 +536,8 @@ def run_measure(req):
             objects = kind == "pipe_send_recv_object"
             r, w = ctx.Pipe(duplex=False)
             barrier = ctx.Barrier(3)
-            procs = [ctx.Process(target=_m_pipe_sender, args=(w, count, payload, barrier, objects),
-                                 daemon=True),
+            procs = [ctx.Process(target=_m_pipe_sender,
+                                 args=(w, count, payload, barrier, done, objects), daemon=True),
                      ctx.Process(target=_m_pipe_receiver, args=(r, count, barrier, done, objects),
                                  daemon=True)]
             with FORK_LOCK:
@@ -542,7 +545,10 @@ def run_measure(req):
                     p.start()
             barrier.wait()
             t0 = time.perf_counter_ns()
-            _, n, t1, got = done.get()
+            # main may wake from the barrier late, after the work began: the sender's start counts
+            reports = dict((m[0], m[1:]) for m in (done.get(), done.get()))
+            t0 = min(t0, reports["sender"][0])
+            n, t1, got = reports["consumer"]
             if got != count * size:
                 raise RuntimeError("measure: received %d bytes, expected %d" % (got, count * size))
             moved = count * size
@@ -565,8 +571,8 @@ def run_measure(req):
                     p.start()
             barrier.wait()
             t0 = time.perf_counter_ns()
-            for _ in range(P):
-                done.get()
+            for _ in range(P):  # main may wake from the barrier late: the producers' starts count
+                t0 = min(t0, done.get()[2])
             if joinable:
                 q.join()
                 t1 = time.perf_counter_ns()
