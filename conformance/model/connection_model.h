@@ -15,6 +15,12 @@
 // sending to a closed peer (POSIX socketpair/pipe, CONN-SEND-EPIPE); the state after an overlong
 // message (CONN-RB-MAXLEN: a writable end stops being readable, a read-only end is closed).
 //
+// Relaxed: a duplex end closed while messages to it were still unread (including the payload of
+// an overlong message) resets the socket on Linux (AF_UNIX as for TCP, CONN-EOF-RESET): once the
+// other end has drained what was sent to it, its next receive raises
+// ConnectionResetError(104, 'Connection reset by peer') once, then EOFError(). The model predicts
+// the reset and allows EOFError (other kernels); either way the reset is then spent.
+//
 // Would-block: a receive with nothing pending and the peer open; a send that would bring the
 // bytes in flight in that direction (messages plus their 4- or 12-byte headers) above
 // `capacity`. The capacity is a conservative stand-in for the OS buffer (64 KiB for a Linux
@@ -105,8 +111,7 @@ class ConnectionModel {
     if (auto err = CheckReadable(e)) return Outcome<Bytes>::Raise(*err);
     if (maxlength && *maxlength < 0)
       return Outcome<Bytes>::Raise(ValueErr(msg::kNegativeMaxlength));
-    if (auto stop = CheckPending(e))
-      return stop->is_error() ? Outcome<Bytes>::Raise(stop->error()) : Outcome<Bytes>::WouldBlock();
+    if (auto stop = CheckPending(e)) return Convert<Bytes>(*stop);
     if (maxlength && static_cast<int64_t>(inbox_[e].front().size()) > *maxlength) {
       // The header was consumed, the payload was not: this end can no longer read.
       End& self = ends_[e];
@@ -128,10 +133,7 @@ class ConnectionModel {
     const auto bytesize = static_cast<int64_t>(buffer.size());
     if (offset < 0) return Outcome<RecvIntoResult>::Raise(ValueErr(msg::kNegativeOffset));
     if (offset > bytesize) return Outcome<RecvIntoResult>::Raise(ValueErr(msg::kOffsetTooLarge));
-    if (auto stop = CheckPending(e)) {
-      return stop->is_error() ? Outcome<RecvIntoResult>::Raise(stop->error())
-                              : Outcome<RecvIntoResult>::WouldBlock();
-    }
+    if (auto stop = CheckPending(e)) return Convert<RecvIntoResult>(*stop);
     Bytes message = Pop(e);
     const auto size = static_cast<int64_t>(message.size());
     if (bytesize < offset + size) {
@@ -157,6 +159,7 @@ class ConnectionModel {
     End& self = ends_[Index(e)];
     if (!self.closed) {
       self.closed = true;
+      if (duplex_ && !inbox_[e].empty()) reset_pending_[1 - e] = true;
       inbox_[e].clear();
       in_flight_[e] = 0;
     }
@@ -186,12 +189,25 @@ class ConnectionModel {
     return std::nullopt;
   }
 
-  // Nothing pending: EOFError() if the peer is closed (CONN-EOF), else would-block (an
-  // Outcome<None> carrying either). nullopt when a message is ready.
-  std::optional<Outcome<None>> CheckPending(int e) const {
+  // Nothing pending: EOFError() if the peer is closed (CONN-EOF; a pending reset first), else
+  // would-block. nullopt when a message is ready.
+  std::optional<Outcome<None>> CheckPending(int e) {
     if (!inbox_[e].empty()) return std::nullopt;
-    if (ends_[1 - e].closed) return Outcome<None>::Raise(MakeError("EOFError"));
-    return Outcome<None>::WouldBlock();
+    if (!ends_[1 - e].closed) return Outcome<None>::WouldBlock();
+    Outcome<None> eof = Outcome<None>::Raise(MakeError("EOFError"));
+    if (!std::exchange(reset_pending_[e], false)) return eof;
+    Error reset = MakeError("ConnectionResetError", "Connection reset by peer");
+    reset.errnum = 104;  // ECONNRESET
+    return Outcome<None>::Raise(std::move(reset)).Allow(std::move(eof));
+  }
+
+  // An error outcome of CheckPending as an Outcome<R>, alternatives included.
+  template <typename R>
+  static Outcome<R> Convert(const Outcome<None>& stop) {
+    if (stop.would_block()) return Outcome<R>::WouldBlock();
+    Outcome<R> out = Outcome<R>::Raise(stop.error());
+    for (const Outcome<None>& alt : stop.alternatives()) out.Allow(Outcome<R>::Raise(alt.error()));
+    return out;
   }
 
   Bytes Pop(int e) {
@@ -204,8 +220,9 @@ class ConnectionModel {
   bool duplex_;
   size_t capacity_;
   std::array<End, 2> ends_;
-  std::array<std::deque<Bytes>, 2> inbox_;  // inbox_[e]: messages on their way to end e
-  std::array<size_t, 2> in_flight_{0, 0};   // wire bytes of inbox_[e]
+  std::array<std::deque<Bytes>, 2> inbox_;           // inbox_[e]: messages on their way to end e
+  std::array<size_t, 2> in_flight_{0, 0};            // wire bytes of inbox_[e]
+  std::array<bool, 2> reset_pending_{false, false};  // end e will see ECONNRESET once drained
 };
 
 }  // namespace mpipc::model

@@ -232,6 +232,24 @@ TEST(ConnectionModel, CloseEofAndCheckOrder) {
   EXPECT_TRUE(Raised(s.send_bytes(0, "x"), "OSError", "handle is closed"));  // not read-only
 }
 
+TEST(ConnectionModel, ClosingWithUnreadDataResetsTheDuplexPeerOnce) {
+  ConnectionModel p(true);
+  ASSERT_TRUE(p.send_bytes(1, "unread").is_value());
+  ASSERT_TRUE(p.send_bytes(0, "for 1").is_value());
+  ASSERT_TRUE(p.close(0).is_value());
+  EXPECT_EQ(p.recv_bytes(1).value(), "for 1");
+  const Outcome<Bytes> reset = p.recv_bytes(1);
+  EXPECT_TRUE(Raised(reset, "ConnectionResetError", "Connection reset by peer"));
+  EXPECT_EQ(reset.error().errnum, 104);
+  EXPECT_TRUE(reset.Accepts(Outcome<Bytes>::Raise(MakeError("EOFError"))));
+  EXPECT_TRUE(p.recv_bytes(1).exact());
+  EXPECT_TRUE(Raised(p.recv_bytes(1), "EOFError", std::nullopt));
+  ConnectionModel s(false);  // a pipe has no reset
+  ASSERT_TRUE(s.send_bytes(1, "unread").is_value());
+  ASSERT_TRUE(s.close(0).is_value());
+  EXPECT_TRUE(Raised(s.send_bytes(1, "x"), "BrokenPipeError", "Broken pipe"));
+}
+
 TEST(ConnectionModel, SendBeyondCapacityWouldBlock) {
   ConnectionModel p(true, 100);
   ASSERT_TRUE(p.send_bytes(0, Bytes(90, 'x')).is_value());
