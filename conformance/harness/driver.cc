@@ -61,6 +61,8 @@ std::string Response::ToString() const {
 Driver::Driver(std::vector<std::string> argv, const std::string& stderr_log)
     : argv_(std::move(argv)) {
   if (argv_.empty()) throw std::runtime_error("empty driver command");
+  // A driver that dies must surface as DriverCrashed on the next request, not kill us by SIGPIPE.
+  ::signal(SIGPIPE, SIG_IGN);
   int in_pipe[2];
   int out_pipe[2];
   if (::pipe2(in_pipe, O_CLOEXEC) != 0) throw std::runtime_error(Errno("pipe2"));

@@ -23,6 +23,8 @@
 #ifndef MPIPC_CONFORMANCE_MODEL_OUTCOME_H_
 #define MPIPC_CONFORMANCE_MODEL_OUTCOME_H_
 
+#include <functional>
+#include <map>
 #include <optional>
 #include <ostream>
 #include <regex>
@@ -59,7 +61,16 @@ struct Error {
     if (actual_type != type) return false;
     if (match == MessageMatch::kExact) return actual_message == message;
     if (!actual_message || !message) return false;
-    return std::regex_search(*actual_message, std::regex(*message));
+    return std::regex_search(*actual_message, Compiled(*message));
+  }
+
+  // The compiled form of `pattern`, cached per thread: the models use a handful of patterns and
+  // compiling a std::regex costs far more than matching one.
+  static const std::regex& Compiled(const std::string& pattern) {
+    thread_local std::map<std::string, std::regex, std::less<>> cache;
+    auto it = cache.find(pattern);
+    if (it == cache.end()) it = cache.emplace(pattern, std::regex(pattern)).first;
+    return it->second;
   }
 
   friend bool operator==(const Error& a, const Error& b) {

@@ -204,6 +204,8 @@ def error_object(e):
             s = ""
         if len(e.args) == 1 and isinstance(e.args[0], bytes):
             s = ""  # BufferTooShort(msg): the bytes are in args
+        elif len(e.args) == 1 and isinstance(e.args[0], str):
+            s = e.args[0]  # protocol §5: one string argument is the message (str(KeyError) quotes it)
         err["message"] = s or None
     try:
         err["args"] = [encode(a) for a in e.args]

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <limits>
 #include <string>
 #include <utility>
 #include <variant>
@@ -239,6 +240,22 @@ int64_t Int(const Item* item, int64_t dflt) {
                          "' object cannot be interpreted as an integer");
 }
 
+// A queue's maxsize, converted as Python's Queue.__init__ does: `maxsize <= 0` is evaluated
+// first (a non-number fails that comparison; a float <= 0 means unbounded), then the semaphore
+// needs an integer (Q-CTOR.type).
+int64_t Maxsize(const Item* item) {
+  const Value* v = AsValue(item);
+  if (item != nullptr && (v == nullptr || !(v->is_int() || v->is_bool() || v->is_float()))) {
+    throw mpipc::TypeError("'<=' not supported between instances of '" + ItemTypeName(*item) +
+                           "' and 'int'");
+  }
+  if (v != nullptr && v->is_float()) {
+    if (v->as_float() <= 0) return 0;
+    throw mpipc::TypeError("'float' object cannot be interpreted as an integer");
+  }
+  return Int(item, 0);
+}
+
 std::optional<int64_t> OptInt(const Item* item) {
   const Value* v = AsValue(item);
   if (item == nullptr || (v != nullptr && v->is_none())) return std::nullopt;
@@ -335,7 +352,7 @@ Item Create(const Json& req, Table& table) {
   auto obj = std::make_shared<Object>();
   if (kind == "Queue" || kind == "JoinableQueue") {
     const Args a(req, table, kind, {"maxsize"}, 0);
-    const int64_t maxsize = Int(a.get(0), 0);
+    const int64_t maxsize = Maxsize(a.get(0));
     if (kind == "Queue") {
       obj->kind = Kind::kQueue;
       obj->queue = std::make_shared<mpipc::Queue<Value>>(maxsize);
@@ -448,8 +465,9 @@ Item CallConnection(Object& obj, const std::string& method, const Json& req, con
     const Args a(req, table, method, {"buf", "offset", "size"}, 1);
     const Value* buf = AsValue(a.get(0));
     if (buf == nullptr || !buf->is_bytes()) {
-      throw mpipc::TypeError("a bytes-like object is required, not '" + ItemTypeName(*a.get(0)) +
-                             "'");
+      // CPython's message comes from the memoryview() conversion (CONN-SB-TYPE).
+      throw mpipc::TypeError("memoryview: a bytes-like object is required, not '" +
+                             ItemTypeName(*a.get(0)) + "'");
     }
     const std::string_view data = buf->as_bytes().data;
     c.send_bytes(data, Int(a.get(1), 0), OptInt(a.get(2)));
@@ -500,20 +518,27 @@ Item GetAttr(const Object& obj, const std::string& name) {
 Json Wait(const Json& req, const Table& table) {
   const Json hs = req.value("handles", Json());
   if (!hs.is_array()) throw ProtocolError("wait needs handles: [...]");
-  std::vector<ObjectPtr> objs;
   std::vector<mpipc::Waitable> waitables;
   for (const Json& h : hs) {
     if (!h.is_string()) throw ProtocolError("wait needs handles: [names]");
     Item item = table.Get(h.get<std::string>());
     const auto* o = std::get_if<ObjectPtr>(&item);
+    const Value* fd = std::get_if<Value>(&item);
     if (o != nullptr && (*o)->kind == Kind::kConnection) {
       waitables.emplace_back(*(*o)->conn);
     } else if (o != nullptr && (*o)->kind == Kind::kListener) {
       waitables.emplace_back((*o)->listener->fileno());
+    } else if (fd != nullptr && fd->is_int()) {
+      // A plain descriptor (WAIT-TYPES), e.g. a bound fileno() result; mpipc::wait rejects a
+      // negative one (WAIT-CLOSED.negative-fd).
+      const int64_t n = fd->as_int();
+      if (n < std::numeric_limits<int>::min() || n > std::numeric_limits<int>::max()) {
+        throw Unsupported("descriptor " + std::to_string(n) + " is out of range");
+      }
+      waitables.emplace_back(static_cast<int>(n));
     } else {
       throw Unsupported("wait on a " + ItemTypeName(item) + " is not supported");
     }
-    objs.push_back(*o);
   }
   const HandleLookup lookup = [&table](const std::string& n) { return table.Get(n); };
   const Item timeout = req.contains("timeout") ? DecodeItem(req["timeout"], lookup) : Value();
