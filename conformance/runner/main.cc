@@ -472,6 +472,20 @@ std::string NowIso() {
   return buf;
 }
 
+// Per area: how many clauses the catalogue has and how many at least one suite test names.
+Json CoverageByArea() {
+  std::set<std::string> named;
+  for (const auto& t : RegisteredTests()) named.insert(t.clauses.begin(), t.clauses.end());
+  Json out = Json::object();
+  for (const auto& c : Catalogue::Default().clauses()) {
+    Json& a = out[c.area];
+    if (a.is_null()) a = {{"clauses", 0}, {"tested", 0}};
+    a["clauses"] = a["clauses"].get<int>() + 1;
+    if (named.count(c.id)) a["tested"] = a["tested"].get<int>() + 1;
+  }
+  return out;
+}
+
 int Traceability() {
   const Catalogue& cat = Catalogue::Default();
   int problems = 0;
@@ -586,7 +600,9 @@ int Orchestrate(Options opt) {
   const std::string started = NowIso();
   if (!opt.json.empty()) {
     fs::create_directories(fs::absolute(opt.json).parent_path());
-    std::ofstream(opt.json) << ToJson(cat, runs, opt.seed, opt.tolerance, started).dump(1) << "\n";
+    Json doc = ToJson(cat, runs, opt.seed, opt.tolerance, started);
+    doc["coverage"] = CoverageByArea();
+    std::ofstream(opt.json) << doc.dump(1) << "\n";
   }
   if (!opt.junit.empty()) {
     fs::create_directories(fs::absolute(opt.junit).parent_path());
