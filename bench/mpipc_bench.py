@@ -134,51 +134,70 @@ class Driver:
             self.proc.wait()
 
 
-def run_driver_target(impl, argv, cases, reps, name_filter, log):
-    """Measures `cases` through one driver; returns (benchmark entries, hello, errors)."""
-    entries, errors = [], []
-    wanted = [c for c in cases
-              if name_filter is None or re.search(name_filter, case_name(c[0], impl, *c[1:]))]
-    if not wanted:
-        return entries, None, errors
+def run_driver_targets(targets, cases, reps, name_filter, log):
+    """Measures `cases` through every driver, interleaved: repetition r of a case runs in each
+    target in turn before repetition r + 1, so that a burst of load on the shared machine hits
+    all targets alike rather than one. Returns (benchmark entries, hellos, errors)."""
+    entries, errors, hellos, drivers = [], [], {}, {}
+    for impl, argv in targets.items():
+        try:
+            drv = Driver(argv)
+            hellos[impl] = drv.request({"op": "hello", "protocol": 1}, 30)
+            drivers[impl] = drv
+            log("== %s: %s" % (impl, " ".join(argv)))
+        except Exception as e:  # noqa: BLE001 - reported, the run goes on
+            errors.append({"target": impl, "error": "cannot start driver: %s" % e})
+    failed = set()  # (impl, name) that failed once: not retried
     try:
-        drv = Driver(argv)
-        hello = drv.request({"op": "hello", "protocol": 1}, 30)
-    except Exception as e:  # noqa: BLE001 - reported, the run goes on
-        errors.append({"target": impl, "error": "cannot start driver: %s" % e})
-        return entries, None, errors
-    try:
-        for metric, op, size, procs in wanted:
-            name = case_name(metric, impl, op, size, procs)
+        for metric, op, size, procs in cases:
             count = case_count(metric, size, procs)
             req = {"op": "measure", "kind": MEASURE_KIND[(metric, op)], "size": size,
                    "count": count, "producers": procs, "consumers": procs}
+            names = {impl: case_name(metric, impl, op, size, procs) for impl in drivers}
+            names = {i: n for i, n in names.items()
+                     if name_filter is None or re.search(name_filter, n)}
+            if not names:
+                continue
             t0 = time.monotonic()
             for rep in range(reps):
-                try:
-                    res = drv.request(req, 300)
-                except Exception as e:  # noqa: BLE001
-                    errors.append({"target": impl, "benchmark": name, "error": str(e)})
-                    break
-                entry = {
-                    "name": name, "run_name": name, "run_type": "iteration",
-                    "repetitions": reps, "repetition_index": rep, "threads": 1,
-                    "iterations": 1, "real_time": res["seconds"] * 1e6,
-                    "cpu_time": res["seconds"] * 1e6, "time_unit": "us",
-                    "items_per_second": res["items_per_s"],
-                    "bytes_per_second": res["bytes_per_s"],
-                    "items_per_iteration": count, "source": "driver",
-                }
-                if "latency_ns" in res:
-                    entry["p50_ns"] = res["latency_ns"]["p50"]
-                    entry["p99_ns"] = res["latency_ns"]["p99"]
-                entries.append(entry)
-            log("%-60s %9.0f items/s  (%d reps, %.1f s)" % (
-                name, median([e["items_per_second"] for e in entries if e["name"] == name]
-                             or [0]), reps, time.monotonic() - t0))
+                for impl, name in names.items():
+                    if (impl, name) in failed:
+                        continue
+                    try:
+                        res = drivers[impl].request(req, 300)
+                    except Exception as e:  # noqa: BLE001
+                        errors.append({"target": impl, "benchmark": name, "error": str(e)})
+                        failed.add((impl, name))
+                        continue
+                    entry = {
+                        "name": name, "run_name": name, "run_type": "iteration",
+                        "repetitions": reps, "repetition_index": rep, "threads": 1,
+                        "iterations": 1, "real_time": res["seconds"] * 1e6,
+                        "cpu_time": res["seconds"] * 1e6, "time_unit": "us",
+                        "items_per_second": res["items_per_s"],
+                        "bytes_per_second": res["bytes_per_s"],
+                        "items_per_iteration": count, "source": "driver",
+                    }
+                    if "latency_ns" in res:
+                        entry["p50_ns"] = res["latency_ns"]["p50"]
+                        entry["p99_ns"] = res["latency_ns"]["p99"]
+                    entries.append(entry)
+            log("%-52s %.1f s: %s" % (case_name(metric, "*", op, size, procs),
+                                      time.monotonic() - t0, ", ".join(
+                "%s %s/s" % (impl, fmt_rate(median([e["items_per_second"] for e in entries
+                                                     if e["name"] == name])))
+                for impl, name in names.items())))
     finally:
-        drv.close()
-    return entries, hello, errors
+        for drv in drivers.values():
+            drv.close()
+    return entries, hellos, errors
+
+
+def fmt_rate(v):
+    for unit, k in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if v >= k:
+            return "%.3g%s" % (v / k, unit)
+    return "%.3g" % v
 
 
 def median(xs):
@@ -243,7 +262,10 @@ def main(argv=None, *, bin_dir, project_dir, build_type, compiler):
         cmd = [native, "--mpipc_set=" + ("full" if full else "quick"),
                "--mpipc_reps=%d" % (opts.reps or (7 if full else 5)),
                "--benchmark_out=" + tmp_path, "--benchmark_out_format=json",
-               "--benchmark_display_aggregates_only=true"]
+               "--benchmark_display_aggregates_only=true",
+               # repetitions of all cases interleaved in random order: load bursts on the
+               # shared machine spread over every implementation instead of hitting one
+               "--benchmark_enable_random_interleaving=true"]
         if opts.min_time:
             cmd.append("--mpipc_min_time=%g" % opts.min_time)
         if opts.filter:
@@ -274,16 +296,12 @@ def main(argv=None, *, bin_dir, project_dir, build_type, compiler):
             ap.error("unknown or absent targets: %s (found: %s)" % (
                 ", ".join(missing), ", ".join(sorted(targets))))
         targets = {t: targets[t] for t in chosen}
-    hellos = {}
-    for impl, argv_t in targets.items():
-        log("== %s: %s" % (impl, " ".join(argv_t)))
-        entries, hello, errs = run_driver_target(impl, argv_t, driver_cases(full), reps,
-                                                 opts.filter, log)
-        result.setdefault("benchmarks", []).extend(entries)
-        errors.extend(errs)
-        if hello is not None:
-            hellos[impl] = {k: hello.get(k) for k in (
-                "name", "implementation", "implementation_version", "language_version")}
+    entries, hellos, errs = run_driver_targets(targets, driver_cases(full), reps, opts.filter,
+                                               log)
+    result.setdefault("benchmarks", []).extend(entries)
+    errors.extend(errs)
+    hellos = {impl: {k: h.get(k) for k in ("name", "implementation", "implementation_version",
+                                           "language_version")} for impl, h in hellos.items()}
 
     ctx = result.setdefault("context", {})
     uname = platform.uname()

@@ -744,6 +744,9 @@ def make_plots(cur, rows):
         ax.set_xlabel("current / baseline (items/s, median; bars: min–max)")
         ax.set_title("Baseline vs current")
         ax.invert_yaxis()
+        from matplotlib.patches import Patch
+        ax.legend(handles=[Patch(color=c, label=k) for k, c in colours.items()], fontsize=8,
+                  loc="lower right")
         save(fig, "Baseline vs current ratios", "ratios.png")
     return plots
 
