@@ -269,6 +269,12 @@ const Value& Payload(const Item* item) {
                     " cannot go through a queue of mpipc::Value in the reference driver");
 }
 
+// Python's `address_type` and `is_abstract_socket_namespace` (multiprocessing.connection): a
+// tuple is AF_INET, a str starting with two backslashes AF_PIPE (not recognized off Windows), any
+// other str or a bytes starting with NUL AF_UNIX; other bytes are a ValueError, other types a
+// TypeError.
+const char kPipeNotRecognized[] = "Family AF_PIPE is not recognized.";
+
 std::optional<mpipc::Address> ToAddress(const Item* item) {
   const Value* v = AsValue(item);
   if (item == nullptr || (v != nullptr && v->is_none())) return std::nullopt;
@@ -278,28 +284,43 @@ std::optional<mpipc::Address> ToAddress(const Item* item) {
     if (port < 0 || port > 65535) throw DriverError("OverflowError", "port must be 0-65535.");
     return mpipc::Address::Inet(v->as_tuple().items[0].as_str(), static_cast<uint16_t>(port));
   }
+  if (v != nullptr && v->is_str() && v->as_str().rfind("\\\\", 0) == 0) {
+    throw mpipc::ValueError(kPipeNotRecognized);
+  }
   const std::string* path = nullptr;
   if (v != nullptr && v->is_str()) path = &v->as_str();
-  if (v != nullptr && v->is_bytes()) path = &v->as_bytes().data;
+  if (v != nullptr && v->is_bytes()) {
+    if (v->as_bytes().data.empty() || v->as_bytes().data[0] != '\0') {
+      throw mpipc::ValueError("address type of " + v->repr() + " unrecognized");
+    }
+    path = &v->as_bytes().data;
+  }
   if (path != nullptr) {
     if (!path->empty() && (*path)[0] == '\0') return mpipc::Address::Abstract(path->substr(1));
     return mpipc::Address::Unix(*path);
   }
-  throw mpipc::ValueError("address type of " + (v ? v->repr() : ItemTypeName(*item)) +
-                          " unrecognized");
+  throw mpipc::TypeError("address type of " + (v ? v->repr() : ItemTypeName(*item)) +
+                         " unrecognized");
 }
 
+// Abstract names read back as bytes, as Python's getsockname() reports them.
 Value FromAddress(const mpipc::Address& a) {
   if (a.family == mpipc::Family::kInet) return mpipc::Tuple{a.host, int64_t{a.port}};
-  if (a.abstract) return std::string(1, '\0') + a.path;
+  if (a.abstract) return mpipc::Bytes{std::string(1, '\0') + a.path};
   return a.path;
 }
 
-std::optional<mpipc::Family> ToFamily(const Item* item) {
+// Python's `_validate_family` and `arbitrary_address`: AF_PIPE is not recognized off Windows; any
+// other unknown family is "unrecognized" when no address is given.
+std::optional<mpipc::Family> ToFamily(const Item* item, bool has_address) {
   const Value* v = AsValue(item);
   if (item == nullptr || (v != nullptr && v->is_none())) return std::nullopt;
   if (v != nullptr && v->is_str() && v->as_str() == "AF_INET") return mpipc::Family::kInet;
   if (v != nullptr && v->is_str() && v->as_str() == "AF_UNIX") return mpipc::Family::kUnix;
+  if (v != nullptr && v->is_str() && v->as_str() == "AF_PIPE") {
+    throw mpipc::ValueError(kPipeNotRecognized);
+  }
+  if (!has_address) throw mpipc::ValueError("unrecognized family");
   throw mpipc::ValueError("Family " + (v ? v->repr() : ItemTypeName(*item)) +
                           " is not recognized.");
 }
@@ -367,14 +388,28 @@ Item Create(const Json& req, Table& table) {
   } else if (kind == "Listener") {
     const Args a(req, table, kind, {"address", "family", "backlog", "authkey"}, 0);
     obj->kind = Kind::kListener;
+    // The family is checked before the address; no clause pins which error wins when both are bad.
+    const std::optional<mpipc::Family> family =
+        ToFamily(a.get(1), AsValue(a.get(0)) != nullptr && !AsValue(a.get(0))->is_none());
+    const std::optional<mpipc::Address> address = ToAddress(a.get(0));
     obj->listener = std::make_shared<mpipc::Listener>(
-        ToAddress(a.get(0)), ToFamily(a.get(1)),
-        static_cast<int>(Int(a.get(2), mpipc::Listener::kDefaultBacklog)), ToAuthkey(a.get(3)));
+        address, family, static_cast<int>(Int(a.get(2), mpipc::Listener::kDefaultBacklog)),
+        ToAuthkey(a.get(3)));
   } else if (kind == "Client") {
     const Args a(req, table, kind, {"address", "family", "authkey"}, 1);
     const std::optional<mpipc::Address> address = ToAddress(a.get(0));
     if (!address) throw mpipc::ValueError("address type of None unrecognized");
-    obj = NewConnection(mpipc::Client(*address, ToFamily(a.get(1)), ToAuthkey(a.get(2))));
+    const std::optional<mpipc::Family> family = ToFamily(a.get(1), true);
+    std::optional<std::string> authkey;
+    try {
+      authkey = ToAuthkey(a.get(2));
+    } catch (const mpipc::TypeError&) {
+      // Python checks the key's type only once connected (CL-AUTHKEY-TYPE): connect, drop the
+      // connection, then raise; an unreachable address raises its connect error instead.
+      mpipc::Client(*address, family).close();
+      throw;
+    }
+    obj = NewConnection(mpipc::Client(*address, family, authkey));
   } else {
     throw ProtocolError("unknown kind '" + kind + "'");
   }
