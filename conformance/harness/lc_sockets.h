@@ -131,6 +131,9 @@ class SocketTest : public ConformanceTest {
   // An abstract name (without the leading NUL), unique like SocketPath.
   std::string AbstractName(const std::string& tag) { return "lc-" + Stem(tag); }
 
+  // {"authkey": b"<key>"} for Listener/Client kwargs.
+  static Json Authkey(const std::string& key) { return {{"authkey", Bytes(key)}}; }
+
   // The AF_INET address value that binds an ephemeral port on the loopback.
   static Json AnyLoopback() { return InetAddress("127.0.0.1", 0); }
 

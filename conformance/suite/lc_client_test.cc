@@ -15,8 +15,6 @@ namespace {
 
 class ClientTest : public lc::SocketTest {};
 
-Json Authkey(const std::string& key) { return {{"authkey", Bytes(key)}}; }
-
 CONFORMANCE_TEST(ClientTest, FamilyIsTakenFromTheAddress, "CL-FAMILY") {
   const Ref l = Create("Listener", "l", {AnyLoopback()});
   const Json address = l.AttrOk("address");

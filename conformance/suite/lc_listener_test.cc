@@ -19,7 +19,6 @@ class ListenerTest : public lc::SocketTest {
     if (kwargs.is_null()) kwargs = Json::object();
     return Create("Listener", handle, std::move(args), std::move(kwargs), actor);
   }
-  static Json Key(const std::string& key) { return {{"authkey", Bytes(key)}}; }
 };
 
 // ---- Family and address inference ----
@@ -214,13 +213,13 @@ CONFORMANCE_TEST(ListenerTest, BacklogBoundsPendingConnects, "L-BACKLOG") {
 }
 
 CONFORMANCE_TEST(ListenerTest, AcceptBlocksThenAuthenticatesADuplexConnection, "L-ACCEPT") {
-  const Ref l = Listen("l", {AnyLoopback()}, Key("secret"));
+  const Ref l = Listen("l", {AnyLoopback()}, Authkey("secret"));
   const Json address = l.AttrOk("address");
   Spawn("A");
   const Driver::Pending accept =
       l.In("A").Start("accept", Json::array(), Json::object(), /*bind=*/"s");
   EXPECT_FALSE(accept.ArrivesWithin(BlockWindow())) << "accept() returned with no client";
-  ASSERT_TRUE(Succeeded(TryCreate("Client", "c", {address}, Key("secret"))));
+  ASSERT_TRUE(Succeeded(TryCreate("Client", "c", {address}, Authkey("secret"))));
   ASSERT_TRUE(Returned(Wait(accept), Handle("s")));
   const Ref s = At("s", "A");
   const Ref c = At("c");
@@ -327,39 +326,39 @@ CONFORMANCE_TEST(ListenerTest, AuthkeyMustBeBytes, "L-AUTHKEY-TYPE") {
                      "L-AUTHKEY-TYPE"));
   EXPECT_TRUE(
       Raises(TryCreate("Listener", "l", {AnyLoopback()}, {{"authkey", 7}}), "L-AUTHKEY-TYPE"));
-  EXPECT_TRUE(Succeeded(TryCreate("Listener", "l", {AnyLoopback()}, Key("secret"))));
+  EXPECT_TRUE(Succeeded(TryCreate("Listener", "l", {AnyLoopback()}, Authkey("secret"))));
 }
 
 CONFORMANCE_TEST(ListenerTest, EmptyAuthkeyStillAuthenticates, "L-AUTH-ENABLE") {
-  const Ref l = Listen("l", {AnyLoopback()}, Key(""));
+  const Ref l = Listen("l", {AnyLoopback()}, Authkey(""));
   const Json address = l.AttrOk("address");
   Spawn("A");
   Spawn("B");
   // Same empty key on both sides: the handshake runs and succeeds.
-  auto [s, c] = Connect(l, "A", "s", address, "B", "c", Key(""));
+  auto [s, c] = Connect(l, "A", "s", address, "B", "c", Authkey(""));
   EXPECT_TRUE(Carries(c, s, "empty key"));
   // A non-empty client key is challenged and refused: the listener did authenticate.
-  auto [accept, wrong] = AcceptAndConnect(l, "A", "s2", address, "B", "c2", Key("x"));
+  auto [accept, wrong] = AcceptAndConnect(l, "A", "s2", address, "B", "c2", Authkey("x"));
   EXPECT_TRUE(RaisesType(wrong, {"AuthenticationError"}));
   EXPECT_TRUE(RaisesType(Wait(accept), {"AuthenticationError"}));
 }
 
 CONFORMANCE_TEST(ListenerTest, FailedHandshakeLeavesListenerUsable, "L-AUTH-FAIL") {
-  const Ref l = Listen("l", {SocketPath("authfail")}, Key("secret"));
+  const Ref l = Listen("l", {SocketPath("authfail")}, Authkey("secret"));
   const Json address = l.AttrOk("address");
   Spawn("A");
-  auto [accept, wrong] = AcceptAndConnect(l, "A", "s", address, "main", "bad", Key("wrong"));
+  auto [accept, wrong] = AcceptAndConnect(l, "A", "s", address, "main", "bad", Authkey("wrong"));
   EXPECT_TRUE(RaisesType(wrong, {"AuthenticationError"}));
   EXPECT_TRUE(Raises(Wait(accept), "L-AUTH-FAIL"));
   // The same Listener serves the next, correct client.
-  auto [s, c] = Connect(l, "A", "s", address, "main", "c", Key("secret"));
+  auto [s, c] = Connect(l, "A", "s", address, "main", "c", Authkey("secret"));
   EXPECT_TRUE(Carries(c, s, "after a failed handshake"));
   EXPECT_TRUE(Carries(s, c, "and back"));
 }
 
 CONFORMANCE_TEST(ListenerTest, SilentClientStallsAcceptUntilItLeaves, "L-HANDSHAKE-BLOCKS") {
-  const Ref tcp = Listen("tcp", {AnyLoopback()}, Key("secret"));
-  const Ref unix = Listen("unix", {SocketPath("silent")}, Key("secret"));
+  const Ref tcp = Listen("tcp", {AnyLoopback()}, Authkey("secret"));
+  const Ref unix = Listen("unix", {SocketPath("silent")}, Authkey("secret"));
   Spawn("A");
   // A client without a key connects and never answers the challenge.
   auto [a1, c1] = AcceptAndConnect(tcp, "A", "s1", tcp.AttrOk("address"), "main", "c1");
