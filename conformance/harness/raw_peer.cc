@@ -348,6 +348,10 @@ FrameResult RawPeer::ReadFrame(double timeout, uint64_t max_payload) {
   return f;
 }
 
+bool RawPeer::WaitReadable(double timeout) {
+  return WaitReady(fd_, POLLIN, DeadlineAfter(timeout));
+}
+
 ReadResult RawPeer::ReadToEnd(double timeout) {
   const auto deadline = DeadlineAfter(timeout);
   ReadResult out{IoStatus::kTimeout, {}};

@@ -107,6 +107,9 @@ class RawPeer {
   // unless it is longer than `max_payload` (then too_long is set and the payload is not read).
   // A negative short length other than -1 is reported with no payload read.
   FrameResult ReadFrame(double timeout, uint64_t max_payload = uint64_t{1} << 26);
+  // True once a byte (or the end of the stream) is ready to read, false after `timeout`.
+  // Consumes nothing.
+  bool WaitReadable(double timeout);
   // Reads and discards until the peer ends the stream: kEof / kReset, or kTimeout if it is still
   // open at the deadline. `data` holds what arrived before the end.
   ReadResult ReadToEnd(double timeout);

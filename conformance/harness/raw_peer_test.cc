@@ -67,7 +67,9 @@ TEST(RawPeerTest, ReadFrameStopsBeforeAnOversizedPayload) {
 TEST(RawPeerTest, ReadsEndAtTheirDeadline) {
   auto [a, b] = Pair();
   EXPECT_EQ(b.ReadSome(10, 0.05).status, IoStatus::kTimeout);
+  EXPECT_FALSE(b.WaitReadable(0.05));
   ASSERT_EQ(a.Send("ab"), IoStatus::kOk);
+  EXPECT_TRUE(b.WaitReadable(5));
   ReadResult r = b.ReadExact(3, 0.05);
   EXPECT_EQ(r.status, IoStatus::kTimeout);
   EXPECT_EQ(r.data, "ab");

@@ -53,6 +53,14 @@ CONFORMANCE_TEST(WireFramingTest, ListenerAndClientUseStreamSocketsWithReuseAddr
   ASSERT_EQ(upeer.Send("bc"), IoStatus::kOk);
   EXPECT_TRUE(ReceivesBytes("abc", "u"));
   EXPECT_TRUE(Succeeded(At("l").Call("close")));
+  // The same over a Linux abstract name.
+  const Json abstract_address = CreateListener(None(), Json(std::string(1, '\0') + path.substr(5)));
+  Driver::Pending accept_abstract = StartAccept("main", "v");
+  RawPeer vpeer = RawPeer::Connect(abstract_address, kIo);
+  ASSERT_TRUE(Succeeded(Finish(accept_abstract)));
+  ASSERT_EQ(vpeer.Send(Frame("xyz")), IoStatus::kOk);
+  EXPECT_TRUE(ReceivesBytes("xyz", "v"));
+  EXPECT_TRUE(Succeeded(At("l").Call("close")));
   for (auto kind : {RawListener::Kind::kUnixPath, RawListener::Kind::kUnixAbstract}) {
     RawListener listener(kind);
     Driver::Pending create = StartClient(listener.address(), None(), "A", "k");
