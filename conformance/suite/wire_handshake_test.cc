@@ -58,6 +58,22 @@ class WireHandshakeTest : public WireTest {
     return out;
   }
 
+  // The target Client as challenger (its second half): the raw server passes the first half, then
+  // replies `response(challenge)` to the Client's challenge. The Client's verdict and create().
+  Refusal ClientVerdict(const std::function<std::string(const std::string&)>& response) {
+    ClientRun c = ChallengeClient(hs::MakeChallenge(LegacyHandshake() ? "" : "sha256"));
+    const std::string answer = ReadFrameOrFail(c.peer, "response");
+    EXPECT_EQ(c.peer.SendFrame(hs::kWelcome), IoStatus::kOk);
+    const std::string challenge = ReadFrameOrFail(c.peer, "challenge");
+    EXPECT_EQ(c.peer.SendFrame(response(challenge)), IoStatus::kOk);
+    Refusal out;
+    FrameResult f = c.peer.ReadFrame(kIo, hs::kMaxMessage);
+    out.verdict =
+        f.status == IoStatus::kOk ? f.payload : "<" + std::string(IoStatusName(f.status)) + ">";
+    out.accept = Finish(c.create);
+    return out;
+  }
+
   // The target's Client (kKey unless given) in actor A, connected to a fresh RawListener that has
   // sent it `challenge` as the first frame.
   struct ClientRun {
@@ -170,9 +186,15 @@ CONFORMANCE_TEST(WireHandshakeTest, ChallengerSendsFailureBeforeRaising, "WIRE-H
   }
   for (const auto& [name, response] : cases) {
     Refusal r = ServerVerdict(response);
-    EXPECT_EQ(r.verdict, "#FAILURE#") << name;
-    EXPECT_TRUE(RaisesType(r.accept, {"AuthenticationError"})) << name;
+    EXPECT_EQ(r.verdict, "#FAILURE#") << "Listener, " << name;
+    EXPECT_TRUE(RaisesType(r.accept, {"AuthenticationError"})) << "Listener, " << name;
   }
+  // The Client is the challenger of the second half.
+  Refusal client =
+      ClientVerdict([](const std::string& c) { return hs::Respond("wrong", c, "auto"); });
+  EXPECT_EQ(client.verdict, "#FAILURE#") << "Client";
+  ASSERT_TRUE(RaisesType(client.accept, {"AuthenticationError"})) << "Client";
+  EXPECT_EQ(client.accept.error.message.value_or(""), "digest received was wrong");
 }
 
 // ---- Challenge shapes ----
@@ -205,6 +227,8 @@ CONFORMANCE_TEST(WireHandshakeTest, LegacyChallengeGetsRawMd5, "WIRE-HS-LEGACY-R
     // A legacy answerer sends raw MD5 over whatever follows #CHALLENGE#, prefix included.
     const std::string modern = hs::MakeChallenge("sha256");
     EXPECT_EQ(ClientResponse(modern), hs::Hmac("md5", kKey, modern.substr(11)));
+    const std::string shorter = std::string(hs::kChallenge) + "12345";
+    EXPECT_EQ(ClientResponse(shorter), hs::Hmac("md5", kKey, "12345"));
   }
 }
 
@@ -250,6 +274,17 @@ CONFORMANCE_TEST(WireHandshakeTest, DigestsOutsideTheListAreRefused, "WIRE-HS-DI
   }
   ClientRefuses(hs::MakeChallenge("sha512"), "WIRE-HS-DIGESTS");
   ClientRefuses(hs::MakeChallenge("sha1"), "WIRE-HS-DIGESTS");
+  // The Client as challenger refuses them too, and accepts every allowed one.
+  Refusal sha1 = ClientVerdict(
+      [](const std::string& c) { return "{sha1}" + hs::Hmac("sha1", kKey, c.substr(11)); });
+  EXPECT_EQ(sha1.verdict, "#FAILURE#");
+  EXPECT_TRUE(Raises(sha1.accept, "WIRE-HS-DIGESTS"));
+  for (const char* digest : {"", "md5", "sha256", "sha384", "sha3_256", "sha3_384"}) {
+    Refusal ok =
+        ClientVerdict([digest](const std::string& c) { return hs::Respond(kKey, c, digest); });
+    EXPECT_EQ(ok.verdict, "#WELCOME#") << "reply digest '" << digest << "'";
+    EXPECT_TRUE(Succeeded(ok.accept)) << "reply digest '" << digest << "'";
+  }
 }
 
 CONFORMANCE_TEST(WireHandshakeTest, SixteenOrTwentyBytesAreLegacyWhateverTheyHold,
