@@ -24,7 +24,7 @@ namespace mpipc::conformance {
 class WireTest : public ConformanceTest {
  protected:
   // Seconds for a read the target should answer promptly (only reached when it does not).
-  static constexpr double kIo = 5.0;
+  static constexpr double kIo = 10.0;
   // Seconds during which a target that must stay silent is watched.
   static constexpr double kQuiet = 0.15;
 

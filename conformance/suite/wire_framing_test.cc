@@ -1,6 +1,9 @@
 // Wire clauses of transports and framing (wire-protocol.md §2.1-2.2): the suite's RawPeer is the
 // other end of a target connection (accepted without authkey in main), writes hand-made frames
 // and reads back exactly what the target's send_bytes puts on the wire.
+#include <unistd.h>
+
+#include <algorithm>
 #include <string>
 
 #include "wire_fixture.h"
@@ -42,8 +45,10 @@ CONFORMANCE_TEST(WireFramingTest, StreamIsOnlyFramesWithoutAuthkey, "WIRE-NO-GRE
 CONFORMANCE_TEST(WireFramingTest, ListenerAndClientUseStreamSocketsWithReuseAddr,
                  "WIRE-TRANSPORT") {
   // AF_UNIX: the Listener's socket takes a SOCK_STREAM connect, the Client connects to one.
-  const std::string path = "/tmp/mpipc-wire-" + std::to_string(seed()) + "-" +
-                           Hex(handshake::RandomBytes(3)).substr(0, 2);
+  // Unique per suite process (targets run in parallel with the same seed).
+  std::string random = Hex(handshake::RandomBytes(6));
+  random.erase(std::remove(random.begin(), random.end(), ' '), random.end());
+  const std::string path = "/tmp/mpipc-wire-" + std::to_string(::getpid()) + "-" + random;
   const Json unix_address = CreateListener(None(), Json(path));
   Driver::Pending accept = StartAccept("main", "u");
   RawPeer upeer = RawPeer::Connect(unix_address, kIo);
