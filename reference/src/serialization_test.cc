@@ -200,6 +200,31 @@ TEST(Serialization, GarbageIsSerializationError) {
   }
 }
 
+// Found by fuzz/payload.cc: Boost resizes a string or collection to the length the input claims
+// before reading it, so 8 bytes could make Deserialize allocate any amount. HardenedIArchive
+// rejects a length beyond the bytes left, before the allocation.
+TEST(Serialization, HostileLengthIsRejectedBeforeAllocation) {
+  const std::string kLeft =
+      "cannot deserialize object: input stream error-a length exceeds the bytes left in the input";
+  // Little-endian 8-byte lengths: 2^62 - 1 + ..., 1 GiB, and a 2^60 element count.
+  const std::string huge_string = std::string("\xff\xff\xff\xff\xff\xff\xff\x3f", 8) + "abc";
+  EXPECT_TRUE(
+      ThrowsExactly<SerializationError>([&] { Deserialize<std::string>(huge_string); }, kLeft));
+  // 1 GiB: an allocation Boost alone would make (and zero-fill) without complaint.
+  const std::string gib_string = std::string("\x00\x00\x00\x40\x00\x00\x00\x00", 8) + "abc";
+  EXPECT_TRUE(
+      ThrowsExactly<SerializationError>([&] { Deserialize<std::string>(gib_string); }, kLeft));
+  const std::string huge_vector =
+      std::string("\xff\xff\xff\xff\xff\xff\xff\x0f", 8) + std::string(8, '\0');
+  EXPECT_TRUE(ThrowsExactly<SerializationError>(
+      [&] { Deserialize<std::vector<int32_t>>(huge_vector); }, kLeft));
+  // Lengths that fit still load, and containers round-trip as before.
+  const std::vector<std::string> v{"", "a", std::string(1000, 'x')};
+  EXPECT_EQ(Deserialize<std::vector<std::string>>(Serialize(v)), v);
+  const std::map<std::string, std::vector<int>> m{{"k", {1, 2, 3}}, {"", {}}};
+  EXPECT_EQ((Deserialize<std::map<std::string, std::vector<int>>>(Serialize(m))), m);
+}
+
 TEST(Serialization, UnregisteredDerivedClassIsSerializationError) {
   const std::unique_ptr<Operation> op = std::make_unique<Unregistered>();
   EXPECT_TRUE(ThrowsExactly<SerializationError>(
