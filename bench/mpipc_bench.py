@@ -70,7 +70,8 @@ def driver_cases(full):
         for s in (8, 64, KIB, 64 * KIB):
             cases.append(("RoundTrip", "Bytes", s, 1))
     else:
-        cases = [("Throughput", "Queue", 64, 1), ("Throughput", "Queue", MIB, 1),
+        cases = [("Throughput", "Queue", 64, 1), ("Throughput", "Queue", 64 * KIB, 1),
+                 ("Throughput", "Queue", MIB, 1),
                  ("Throughput", "Bytes", 64, 1), ("RoundTrip", "Bytes", 8, 1)]
     return cases
 
@@ -79,7 +80,7 @@ def case_count(metric, size, procs):
     """Items per measured loop: enough to dominate process start-up, bounded in time."""
     if metric == "RoundTrip":
         return max(16, min(1000, (8 * MIB) // size))
-    return max(8 * procs, min(5000, (64 * MIB) // size))
+    return max(2 * procs, min(4000, (32 * MIB) // size))
 
 
 def case_name(metric, impl, op, size, procs):
@@ -260,7 +261,7 @@ def main(argv=None, *, bin_dir, project_dir, build_type, compiler):
         with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as tmp:
             tmp_path = tmp.name
         cmd = [native, "--mpipc_set=" + ("full" if full else "quick"),
-               "--mpipc_reps=%d" % (opts.reps or (7 if full else 5)),
+               "--mpipc_reps=%d" % (opts.reps or 5),
                "--benchmark_out=" + tmp_path, "--benchmark_out_format=json",
                "--benchmark_display_aggregates_only=true",
                # repetitions of all cases interleaved in random order: load bursts on the

@@ -4,8 +4,8 @@
 //   RoundTrip/<impl>/<op>/size:<bytes>/procs:1x1        round trips/s; p50_ns, p99_ns counters
 // (Google Benchmark appends /manual_time.) Extra flags, taken before Google Benchmark's own:
 //   --mpipc_set=quick|full   which cases are registered (default quick)
-//   --mpipc_reps=N           repetitions per case (default 5 quick, 7 full)
-//   --mpipc_min_time=S       minimum timed seconds per repetition (default 0.05 quick, 0.2 full)
+//   --mpipc_reps=N           repetitions per case (default 5)
+//   --mpipc_min_time=S       minimum timed seconds per repetition (default 0.05 quick, 0.1 full)
 
 #include <benchmark/benchmark.h>
 
@@ -183,10 +183,10 @@ void RegisterAll(const Options& o) {
   const auto tput = [&o](const char* impl, const char* op, std::vector<int64_t> sizes, int procs) {
     for (const int64_t s : sizes) Register(o, "Throughput", FindLinkKind(impl, op), s, procs);
   };
-  tput("ref", "Queue", {64, kMiB}, 1);
+  tput("ref", "Queue", kAllSizes, 1);
   tput("ref", "SimpleQueue", {64}, 1);
   tput("ref", "JoinableQueue", {64}, 1);
-  tput("boost", "Queue", {64, kMiB}, 1);
+  tput("boost", "Queue", kAllSizes, 1);
   tput("ref", "Bytes", kAllSizes, 1);
   tput("raw-socketpair", "Bytes", kAllSizes, 1);
   tput("ref", "Object", {64}, 1);
@@ -219,8 +219,8 @@ Options ParseOptions(int* argc, char** argv) {
     }
   }
   *argc = out;
-  if (o.reps <= 0) o.reps = o.full ? 7 : 5;
-  if (o.min_time <= 0) o.min_time = o.full ? 0.2 : 0.05;
+  if (o.reps <= 0) o.reps = 5;
+  if (o.min_time <= 0) o.min_time = o.full ? 0.1 : 0.05;
   return o;
 }
 

@@ -645,6 +645,18 @@ def conformance_html(conf, note):
 # plots (matplotlib)
 
 
+IMPL_COLOURS = {"ref": "C3", "ref-pipe": "C1", "ref-driver": "C6", "raw-socketpair": "C0",
+                "raw-pipe": "C9", "boost": "C2", "cpython-3.11": "C4", "cpython-3.12": "C5",
+                "cpython-3.13": "C8", "multiprocess": "C7"}
+
+
+def impl_style(impl):
+    """One colour per implementation in every panel; natives solid, drivers dashed."""
+    native = not (impl.startswith("cpython") or impl in ("multiprocess", "ref-driver"))
+    return {"color": IMPL_COLOURS.get(impl, "black"), "marker": "o" if native else "s",
+            "linestyle": "-" if native else "--"}
+
+
 def make_plots(cur, rows):
     """[(title, file name, png bytes)]; [] without matplotlib."""
     try:
@@ -678,11 +690,12 @@ def make_plots(cur, rows):
         for ax, key in zip([a for r in axes for a in r], panels):
             for impl, pts in sorted(series[key].items()):
                 pts.sort()
+                style = impl_style(impl)
                 xs = [s for s, _ in pts]
                 med = [statistics.median(v) / 1e9 for _, v in pts]
                 lo = [m - min(v) / 1e9 for m, (_, v) in zip(med, pts)]
                 hi = [max(v) / 1e9 - m for m, (_, v) in zip(med, pts)]
-                ax.errorbar(xs, med, yerr=[lo, hi], marker="o", capsize=3, label=impl)
+                ax.errorbar(xs, med, yerr=[lo, hi], capsize=3, label=impl, **style)
             ax.set_xscale("log", base=2)
             ax.set_yscale("log")
             ax.set_title("%s, %d→%d" % (key[0], key[1], key[1]))
@@ -706,7 +719,7 @@ def make_plots(cur, rows):
         fig, ax = plt.subplots(figsize=(12, 4.5))
         for i, (label, pts) in enumerate(sorted(lat.items())):
             pts.sort()
-            color = "C%d" % (i % 10)
+            color = "C%d" % (i % 10)  # per line: an implementation may have two ops here
             xs = [p[0] for p in pts]
             if len(xs) == 1:
                 ax.scatter(xs, [pts[0][1] / 1e3], color=color, marker="o", label=label + " p50")

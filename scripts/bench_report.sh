@@ -69,7 +69,8 @@ fi
 # matplotlib comes from Debian's python3-matplotlib, seen by /usr/bin/python3.
 py=python3
 if /usr/bin/python3 -c "import matplotlib" 2>/dev/null; then py=/usr/bin/python3; fi
-args=("$current" --out-dir "$reports" --conformance "$reports/conformance.json" --allow-missing)
+args=("$current" --out-dir "$reports" --conformance "$reports/conformance.json" --allow-missing
+      --thresholds reports/thresholds.json)
 if [ -f "$baseline" ] && [ "$save" -eq 0 ]; then
   args+=(--baseline "$baseline")
 else
