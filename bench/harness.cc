@@ -105,7 +105,7 @@ void CrossProcessRun::ArriveAndWait(bool coordinator) {
   for (int spin = 0; spin < 2000; ++spin) {
     if (shared_->generation.load(std::memory_order_acquire) != gen) return;
   }
-  const timespec slice{0, 100 * 1000 * 1000};
+  const timespec slice{0, 100L * 1000 * 1000};
   while (shared_->generation.load(std::memory_order_acquire) == gen) {
     FutexWait(&shared_->generation, gen, coordinator ? &slice : nullptr);
     if (coordinator) CheckWorkers();

@@ -42,8 +42,8 @@ void Throughput(benchmark::State& state, const LinkKind& kind, int64_t size, int
   const std::string item(static_cast<size_t>(size), 'x');
   const std::string sentinel;
   const int64_t batch = ThroughputBatch(size);
-  std::vector<std::unique_ptr<Link>> links;
-  for (int i = 0; i < (kind.mpmc ? 1 : procs); ++i) links.push_back(kind.make(size));
+  std::vector<std::unique_ptr<Link>> links(kind.mpmc ? 1 : procs);
+  for (auto& l : links) l = kind.make(size);
   auto link = [&links](int i) -> Link& { return *links[links.size() == 1 ? 0 : i]; };
   CrossProcessRun run;
   for (int p = 0; p < procs; ++p) {
@@ -180,7 +180,8 @@ void RegisterAll(const Options& o) {
     return;
   }
   // The quick set: what the README's targets need, 1 -> 1, plus a glimpse of 4 -> 4.
-  const auto tput = [&o](const char* impl, const char* op, std::vector<int64_t> sizes, int procs) {
+  const auto tput = [&o](const char* impl, const char* op, const std::vector<int64_t>& sizes,
+                         int procs) {
     for (const int64_t s : sizes) Register(o, "Throughput", FindLinkKind(impl, op), s, procs);
   };
   tput("ref", "Queue", kAllSizes, 1);
