@@ -406,6 +406,9 @@ def markdown(cur, base, rows, passed, tgts, conf, conf_note, plots):
     md.append("")
     md.append("## Numbers to reach (ratios within this one run; median [min – max])")
     md.append("")
+    if load_note(ctx):
+        md.append("_%s_" % load_note(ctx))
+        md.append("")
     md.append("| target | goal | measured | status |")
     md.append("|---|---|---|---|")
     for t in tgts:
@@ -496,6 +499,17 @@ def conformance_markdown(conf, note):
     return md
 
 
+def load_note(ctx):
+    """A warning when the run shared the machine with other work (1-minute load > 1.5)."""
+    loads = [v[0] for v in (ctx.get("mpipc_load_before"), ctx.get("mpipc_load_after")) if v]
+    if loads and max(loads) > 1.5:
+        return ("Measured under load %.1f on %s CPUs: absolute numbers and ratios are noisy; "
+                "trust the spread, and re-run on a quiet machine before acting on them." % (
+                    max(loads), (ctx.get("mpipc_machine") or {}).get("cpus") or
+                    ctx.get("num_cpus") or "?"))
+    return None
+
+
 def _load(v):
     return "%.2f" % v[0] if v else "?"
 
@@ -541,6 +555,8 @@ def html_page(md_text, cur, base, rows, passed, tgts, conf, conf_note, plot_pngs
             e(base.path), e(str(base.context.get("mpipc_commit")))))
     out.append("<h2>Numbers to reach</h2><p class='note'>Ratios measured side by side in this "
                "one run: median [min – max over repetitions].</p>")
+    if load_note(ctx):
+        out.append("<p class='XPASS'>%s</p>" % e(load_note(ctx)))
     out.append("<table><tr><th>target</th><th>goal</th><th>measured</th><th>status</th></tr>")
     for t in tgts:
         cls = t["status"] if t["status"] != "NOT MEASURED" else "NA"
@@ -768,8 +784,10 @@ def make_plots(cur, rows):
 # command line
 
 
-def summary_lines(tgts, rows, passed, base, conf, conf_note):
+def summary_lines(tgts, rows, passed, base, conf, conf_note, cur_ctx):
     lines = ["%-58s %-8s %-34s %s" % ("target", "goal", "measured", "status")]
+    if load_note(cur_ctx):
+        lines.insert(0, load_note(cur_ctx))
     for t in tgts:
         lines.append("%-58s %-8s %-34s %s" % (t["what"], t["goal"], t["text"], t["status"]))
     if base is not None:
@@ -832,7 +850,7 @@ def main(argv=None):
             json.dump({"current": cur.path, "baseline": base.path if base else None,
                        "gate_passed": passed, "rows": rows, "targets": tgts}, f, indent=1)
     if not opts.quiet:
-        print("\n".join(summary_lines(tgts, rows, passed, base, conf, conf_note)))
+        print("\n".join(summary_lines(tgts, rows, passed, base, conf, conf_note, cur.context)))
     return 0 if passed else 1
 
 

@@ -225,6 +225,16 @@ class TargetsTest(unittest.TestCase):
         self.assertEqual(got["ref Queue 1 MiB 1→1 throughput"]["status"], "NOT MEASURED")
 
 
+class LoadNoteTest(unittest.TestCase):
+    def test_warns_only_on_a_busy_machine(self):
+        self.assertIsNone(mr.load_note({}))
+        self.assertIsNone(mr.load_note({"mpipc_load_before": [0.4, 1, 1],
+                                        "mpipc_load_after": [1.2, 1, 1]}))
+        note = mr.load_note({"mpipc_load_before": [0.4, 1, 1], "mpipc_load_after": [3.5, 1, 1],
+                             "num_cpus": 2})
+        self.assertIn("load 3.5 on 2 CPUs", note)
+
+
 class ConformanceTest(unittest.TestCase):
     def test_matrix_from_example(self):
         conf, note = mr.load_conformance(EXAMPLE_CONFORMANCE)
@@ -311,4 +321,4 @@ if __name__ == "__main__":
         unittest.main(defaultTest="HtmlTest")
     else:
         unittest.main(defaultTest=["MannWhitneyTest", "GateTest", "TargetsTest",
-                                   "ConformanceTest"])
+                                   "LoadNoteTest", "ConformanceTest"])
