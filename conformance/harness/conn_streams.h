@@ -83,13 +83,13 @@ inline std::optional<std::string> DescriptorLink(int64_t pid, int64_t fd) {
 }
 
 // The open-file flags (octal "flags:" line of /proc/<pid>/fdinfo/<fd>); nullopt if unreadable.
-inline std::optional<long> FdInfoFlags(int64_t pid, int64_t fd) {
+inline std::optional<int64_t> FdInfoFlags(int64_t pid, int64_t fd) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/fdinfo/" + std::to_string(fd));
   for (std::string key; in >> key;) {
     if (key == "flags:") {
       std::string octal;
       in >> octal;
-      return std::stol(octal, nullptr, 8);
+      return std::stoll(octal, nullptr, 8);
     }
   }
   return std::nullopt;
@@ -109,8 +109,9 @@ inline std::optional<UnixSocketInfo> UnixSocketByInode(const std::string& inode)
     std::istringstream f(line);
     std::string num, refs, proto, flags, type, st, ino;
     if (!(f >> num >> refs >> proto >> flags >> type >> st >> ino)) continue;
-    if (ino == inode)
+    if (ino == inode) {
       return UnixSocketInfo{std::stoi(type, nullptr, 16), std::stoi(st, nullptr, 16)};
+    }
   }
   return std::nullopt;
 }
