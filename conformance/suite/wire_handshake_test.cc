@@ -366,6 +366,14 @@ CONFORMANCE_TEST(WireHandshakeTest, HandshakeMessagesAreCappedAt256Bytes,
     EXPECT_NE(end.status, IoStatus::kTimeout) << "the connection was not dropped";
     EXPECT_EQ(end.data, "") << Hex(end.data);
   }
+  // The Listener's second receive (the client's challenge): 11 + 250 bytes.
+  {
+    ServerRun s = ConnectToListener();
+    ASSERT_EQ(s.peer.SendFrame(hs::Respond(kKey, s.challenge, "auto")), IoStatus::kOk);
+    EXPECT_EQ(ReadFrameOrFail(s.peer, "verdict"), "#WELCOME#");
+    ASSERT_EQ(s.peer.SendFrame(std::string(hs::kChallenge) + std::string(250, 'x')), IoStatus::kOk);
+    EXPECT_TRUE(Raises(Finish(s.accept), "AUTH-MAXLEN"));
+  }
   // The Listener's third receive (the verdict on its answer).
   {
     ServerRun s = ConnectToListener();
@@ -387,6 +395,14 @@ CONFORMANCE_TEST(WireHandshakeTest, HandshakeMessagesAreCappedAt256Bytes,
     ClientRun c = ChallengeClient(hs::MakeChallenge("sha256"));
     ReadFrameOrFail(c.peer, "response");
     ASSERT_EQ(c.peer.SendFrame(std::string(hs::kWelcome) + std::string(300, ' ')), IoStatus::kOk);
+    EXPECT_TRUE(Raises(Finish(c.create), "WIRE-HS-CAP"));
+  }
+  {  // The Client's third receive: the response to its own challenge.
+    ClientRun c = ChallengeClient(hs::MakeChallenge(LegacyHandshake() ? "" : "sha256"));
+    ReadFrameOrFail(c.peer, "response");
+    ASSERT_EQ(c.peer.SendFrame(hs::kWelcome), IoStatus::kOk);
+    ReadFrameOrFail(c.peer, "challenge");
+    ASSERT_EQ(c.peer.SendFrame(std::string(300, 'r')), IoStatus::kOk);
     EXPECT_TRUE(Raises(Finish(c.create), "WIRE-HS-CAP"));
   }
 }
