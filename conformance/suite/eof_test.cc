@@ -112,6 +112,21 @@ CONFORMANCE_TEST(EofTest, SimplexReaderWaitsForEveryWriterToClose, "CONN-EOF-SIM
   EXPECT_TRUE(IsEndOfStream(Wait(again)));
 }
 
+// The documentation's case: the child (actor A) reads and has closed its copy of the write end,
+// but the parent (main) still holds its own copy, so the child's reader waits until main closes.
+CONFORMANCE_TEST(EofTest, ParentsOwnWriteEndKeepsTheChildWaiting, "CONN-EOF-SIMPLEX") {
+  auto [r, w] = CreatePipe("r", "w", false);
+  Spawn("A");
+  w.In("A").Ok("close");
+  w.Ok("send_bytes", {Bytes("from the parent")});
+  const Ref reader = r.In("A");
+  EXPECT_TRUE(Returned(reader.Call("recv_bytes"), Bytes("from the parent")));
+  Driver::Pending recv = reader.Start("recv_bytes");
+  EXPECT_FALSE(recv.ArrivesWithin(BlockWindow())) << "EOF while main still holds the write end";
+  w.Ok("close");
+  EXPECT_TRUE(IsEndOfStream(Wait(recv)));
+}
+
 // The server end (main) closes while the client's message sits unread in its receive buffer:
 // the client (actor A) is reset rather than seeing end of stream.
 CONFORMANCE_TEST(EofTest, TcpCloseWithUnreadDataResetsThePeer, "CONN-EOF-RESET") {

@@ -73,13 +73,13 @@ CONFORMANCE_TEST(SendRecvTest, UnpicklableQueueFailsInSendAndSendsNothing, "CONN
 // (nothing is left in flight on it) releases b's send_bytes() with an error, showing that it was
 // waiting for its peer.
 CONFORMANCE_TEST(SendRecvTest, SendBlocksWhileTheBufferIsFull, "CONN-SEND-BLOCKS") {
-  constexpr size_t kBig = size_t{512} << 10;
+  constexpr size_t kBig = size_t{384} << 10;
   auto [a, b] = CreatePipe("a", "b");
   const Json big_a = PatternBytes(kBig, 1);
   Driver::Pending send_a = a.Start("send", {big_a});
   Driver::Pending send_b = b.Start("send_bytes", {PatternBytes(kBig, 2)});
-  EXPECT_FALSE(send_a.ArrivesWithin(BlockWindow())) << "send() of 512 KiB did not block";
-  EXPECT_FALSE(send_b.ArrivesWithin(0)) << "send_bytes() of 512 KiB did not block";
+  EXPECT_FALSE(send_a.ArrivesWithin(BlockWindow())) << "send() of 384 KiB did not block";
+  EXPECT_FALSE(send_b.ArrivesWithin(0)) << "send_bytes() of 384 KiB did not block";
   EXPECT_TRUE(Returned(b.Call("recv"), big_a));
   EXPECT_TRUE(Succeeded(Wait(send_a)));
   EXPECT_FALSE(send_b.ArrivesWithin(0)) << "b's send_bytes() finished although a read nothing";
