@@ -170,8 +170,8 @@ CONFORMANCE_TEST(QueueCloseTest, ForkedChildDoesNotDuplicateParentBuffer, "Q-FOR
     }
   }
   EXPECT_EQ(children, 1);
-  std::vector<Json> expected;
-  for (int i = 0; i < kItems; ++i) expected.emplace_back(i);
+  std::vector<Json> expected(kItems);
+  for (int i = 0; i < kItems; ++i) expected[static_cast<size_t>(i)] = i;
   EXPECT_EQ(mains, expected) << "main's items lost, reordered or duplicated";
   EXPECT_TRUE(RaisesType(q.Call("get", Json::array(), {{"timeout", 0.2}}), {"Empty"}))
       << "an extra item arrived";

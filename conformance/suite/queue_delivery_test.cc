@@ -27,8 +27,10 @@ class QueueDeliveryTest : public ConformanceTest {
   void ProduceRounds(const Ref& q, const std::vector<std::string>& actors, int n) {
     for (int i = 0; i < n; ++i) {
       std::vector<Driver::Pending> puts;
-      for (const auto& a : actors)
+      puts.reserve(actors.size());
+      for (const auto& a : actors) {
         puts.push_back(q.In(a).Start("put", Json::array({Tuple({a, i})})));
+      }
       for (const Response& r : WaitAll(puts)) ASSERT_TRUE(Succeeded(r));
     }
   }
@@ -152,7 +154,7 @@ CONFORMANCE_TEST(QueueDeliveryTest, ConcurrentLargeItemsNeverMix, "Q-ATOMIC") {
   Ref q = Create("Queue", "q");
   for (const char* a : {"A", "B", "C"}) Spawn(a);
   // Items well above the pipe's atomic write size, written by two processes at once.
-  constexpr size_t kSize = 70 * 1024;
+  constexpr size_t kSize = size_t{70} << 10;
   std::vector<Json> sent;
   std::vector<Driver::Pending> calls;
   for (unsigned i = 0; i < 3; ++i) {
@@ -196,7 +198,7 @@ CONFORMANCE_TEST(QueueDeliveryTest, PutReturnsBeforeTheItemIsWritten, "Q-PUT-ASY
   // could not return. (Waiting for the response, not timing it: the request carries the item.)
   std::vector<Json> sent;
   for (unsigned i = 0; i < 3; ++i) {
-    sent.push_back(PatternBytes(128 * 1024, i));
+    sent.push_back(PatternBytes(size_t{128} << 10, i));
     EXPECT_TRUE(Returned(q.In("A").Call("put", Json::array({sent.back()})), None()));
   }
   // A thread of the producer writes them later, in order, while its requests are idle.

@@ -16,13 +16,13 @@ class QueueKillTest : public ConformanceTest {
   // How long a get(timeout=kGetTimeout) must stay unanswered to count as hung.
   double HangWindow() { return kGetTimeout + tolerance() + BlockWindow(); }
 
-  // Actor `producer` starts writing an item four times what a pipe holds; once its first bytes are
+  // Actor `producer` starts writing an item twice what a pipe holds; once its first bytes are
   // readable (nobody reads them), `end_producer` ends the producer mid-item. (An implementation
   // whose transport holds the whole item delivers it, and fails the hang checks below, as it
   // does when it recovers from the dead producer.)
   template <typename EndProducer>
   void LeaveTruncatedItem(const Ref& q, const std::string& producer, EndProducer end_producer) {
-    q.In(producer).Ok("put", Json::array({PatternBytes(size_t{256} << 10, 3)}));
+    q.In(producer).Ok("put", Json::array({PatternBytes(size_t{128} << 10, 3)}));
     ASSERT_TRUE(WaitUntilNotEmpty(q, 5)) << "the item never began to arrive";
     end_producer();
   }
