@@ -414,6 +414,13 @@ class Bytes(Base):
                          {"type": "OSError", "errno": None, "message": "handle is closed",
                           "args": ["handle is closed"]})
 
+    def test_single_str_argument_is_the_message(self):
+        # KeyError's str() quotes its argument; the protocol's message is the argument itself.
+        e = self.d.err("wait", actor="B", handles=["b", "b"], timeout=0)
+        self.assertEqual(e["type"], "KeyError")
+        self.assertRegex(e["message"], r"^<.+> \(FD \d+\) is already registered$")
+        self.assertEqual(e["args"], [e["message"]])
+
 
 class ListenerClient(Base):
     def check_family(self, address):
