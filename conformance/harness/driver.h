@@ -10,8 +10,9 @@
 // never hang the suite.
 //
 // Thread-safety: Send/Wait may be called from any thread. Constructing a Driver sets SIGPIPE to
-// ignored for the whole process, so that writing to a dead driver is an error, not a signal. Lifetime: destroying the Driver sends
-// `shutdown`, waits briefly, then SIGKILLs the driver's whole process group.
+// ignored for the whole process, so that writing to a dead driver is an error, not a signal.
+// Lifetime: destroying the Driver sends `shutdown`, waits briefly, then SIGKILLs the driver's whole
+// process group.
 #ifndef MPIPC_CONFORMANCE_HARNESS_DRIVER_H_
 #define MPIPC_CONFORMANCE_HARNESS_DRIVER_H_
 

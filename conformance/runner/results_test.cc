@@ -26,7 +26,7 @@ Catalogue TinyCatalogue() {
 }
 
 TestRecord Rec(const std::string& name, std::vector<std::string> clauses,
-                const std::string& outcome, const std::string& message = "") {
+               const std::string& outcome, const std::string& message = "") {
   TestRecord t;
   t.name = name;
   t.clauses = std::move(clauses);
