@@ -33,11 +33,11 @@ using Model = model::ConnectionModel;
 
 // In-flight bytes the model allows before it predicts that a send could block: half of a Linux
 // pipe buffer, well under what a socketpair holds for the few dozen messages of a sequence.
-constexpr size_t kCapacity = 32 * 1024;
+constexpr size_t kCapacity = size_t{32} * 1024;
 
 // Marks a modelled message that stands for a send()'s pickle; the value's JSON follows.
 const std::string& ValueMarker() {
-  static const std::string marker("\x00\xffmpipc-value\xff\x00", 16);
+  static const std::string marker("\x00\xffmpipc-value\xff\x00", 15);
   return marker;
 }
 bool IsValueMessage(const std::string& m) { return m.rfind(ValueMarker(), 0) == 0; }

@@ -46,7 +46,7 @@ CONFORMANCE_TEST(BytesProperties, PayloadsOfAnySizeRoundTrip, "CONN-RB PIPE-BOUN
       // The driver protocol carries every payload as base64 JSON: few cases, one large message.
       "send_bytes -> recv_bytes keeps every payload and boundary", {.max_success = 40}, [&] {
         const bool duplex = *rc::gen::arbitrary<bool>();
-        const size_t n1 = *GenPayloadSize(256 * 1024);
+        const size_t n1 = *GenPayloadSize(size_t{256} * 1024);
         const size_t n2 = *GenPayloadSize(16385);
         const auto seed = *rc::gen::inRange<unsigned>(0, 256);
         latch.Run([&] {

@@ -19,7 +19,7 @@ CONFORMANCE_TEST(RecvBytesTest, ReturnsOneWholeMessageAsBytes, "CONN-RB") {
   EXPECT_TRUE(Succeeded(a.In("A").Call("send_bytes", {Bytes(binary)})));
   EXPECT_TRUE(Returned(Wait(first), Bytes(binary)));
   // Several messages (one of 100 KiB, sent from another process) keep their boundaries.
-  const std::string big = PatternString(100 * 1024, 3);
+  const std::string big = PatternString(size_t{100} * 1024, 3);
   Driver::Pending send_big = a.In("A").Start("send_bytes", {Bytes(big)});
   Response got_big = b.Call("recv_bytes");
   EXPECT_TRUE(Succeeded(Wait(send_big)));
