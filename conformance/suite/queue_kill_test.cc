@@ -55,6 +55,7 @@ CONFORMANCE_TEST(QueueKillTest, ProducerKilledMidItemHangsReaders, "Q-KILL Q-GET
   EXPECT_LT(t.seconds, kGetTimeout + tolerance());
   // ...but once an item has begun, get() reads it to the end, whatever the timeout.
   LeaveTruncatedItem(q, "A", [this] { EXPECT_EQ(Kill("A"), -9); });
+  if (HasFatalFailure()) return;
   Driver::Pending get = q.In("B").Start("get", Json::array(), {{"timeout", kGetTimeout}});
   EXPECT_FALSE(get.ArrivesWithin(HangWindow()))
       << "get(timeout) answered after a producer died mid-item";
@@ -67,6 +68,7 @@ CONFORMANCE_TEST(QueueKillTest, ExitAfterCancelJoinThreadCanLeaveAPartialItem,
   Spawn("B");
   q.In("A").Ok("cancel_join_thread");
   LeaveTruncatedItem(q, "A", [this] { EXPECT_EQ(Exit("A", 0, 5), 0) << "did not exit"; });
+  if (HasFatalFailure()) return;
   Driver::Pending get = q.In("B").Start("get", Json::array(), {{"timeout", kGetTimeout}});
   EXPECT_FALSE(get.ArrivesWithin(HangWindow()))
       << "get(timeout) answered although a partial item is in the queue";
