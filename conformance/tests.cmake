@@ -32,3 +32,9 @@ foreach(_case IN LISTS _broken_cases)
             ${_conform} ${_defect} ${_parts})
   set_tests_properties(conformance.broken.${_defect} PROPERTIES TIMEOUT 300)
 endforeach()
+
+# The Markdown/HTML matrix is written and names the clause that ran.
+add_test(NAME conformance.matrix_outputs
+  COMMAND sh -c "'$<TARGET_FILE:mpipc_conform>' --target reference --filter Q-GET-EMPTY-NB \
+    --logs '${_logs}/matrix' --markdown '${_logs}/matrix/m.md' --html '${_logs}/matrix/m.html' && \
+    grep -q 'Q-GET-EMPTY-NB.*PASS' '${_logs}/matrix/m.md' && grep -q '<table' '${_logs}/matrix/m.html'")

@@ -202,7 +202,11 @@ void Driver::ReadLoop() {
     ssize_t n = ::read(stdout_fd_, chunk, sizeof chunk);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
+    const size_t old_size = buffer.size();
     buffer.append(chunk, static_cast<size_t>(n));
+    // Only the new bytes can hold a newline: rescanning a long partial line on every chunk
+    // would make a multi-MiB response quadratic.
+    if (buffer.find('\n', old_size) == std::string::npos) continue;
     size_t start = 0;
     for (size_t nl; (nl = buffer.find('\n', start)) != std::string::npos; start = nl + 1) {
       std::string_view line(buffer.data() + start, nl - start);

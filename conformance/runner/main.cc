@@ -226,6 +226,8 @@ struct Options {
   std::vector<std::string> expect;
   std::string junit;
   std::string json;
+  std::string markdown;
+  std::string html;
   std::string log_dir;
   uint64_t seed = 0;
   bool seed_given = false;
@@ -543,6 +545,17 @@ std::vector<std::string> ExpectationFiles(const Options& opt, const std::string&
   return files;
 }
 
+// The Markdown/HTML matrix is rendered from the results JSON by reports/conformance_matrix.py.
+void WriteMatrix(const Options& opt) {
+  std::string cmd =
+      "python3 '" + SourceDir() + "/reports/conformance_matrix.py' '" + opt.json + "'";
+  if (!opt.markdown.empty()) cmd += " --markdown '" + opt.markdown + "'";
+  if (!opt.html.empty()) cmd += " --html '" + opt.html + "'";
+  if (std::system(cmd.c_str()) != 0) {
+    std::cerr << "conform: could not render the matrix (" << cmd << ")\n";
+  }
+}
+
 int Orchestrate(Options opt) {
   const Catalogue& cat = Catalogue::Default();
   if (opt.list) {
@@ -598,7 +611,8 @@ int Orchestrate(Options opt) {
   RunTargets(workers, opt, opt.seed, tests);
   for (auto& run : runs) Aggregate(cat, clauses, run);
   const std::string started = NowIso();
-  if (!opt.json.empty()) {
+  if (!opt.json.empty() || !opt.markdown.empty() || !opt.html.empty()) {
+    if (opt.json.empty()) opt.json = (fs::path(opt.log_dir) / "conformance.json").string();
     fs::create_directories(fs::absolute(opt.json).parent_path());
     Json doc = ToJson(cat, runs, opt.seed, opt.tolerance, started);
     doc["coverage"] = CoverageByArea();
@@ -608,6 +622,7 @@ int Orchestrate(Options opt) {
     fs::create_directories(fs::absolute(opt.junit).parent_path());
     std::ofstream(opt.junit) << ToJUnit(cat, runs);
   }
+  if (!opt.markdown.empty() || !opt.html.empty()) WriteMatrix(opt);
   std::cout << SummaryTable(runs);
   bool unexpected = false;
   for (const auto& run : runs) {
@@ -679,6 +694,8 @@ int main(int argc, char** argv) {
       "and conformance/expectations/<target>/*.txt)");
   app.add_option("--junit", opt.junit, "Write JUnit XML here");
   app.add_option("--json", opt.json, "Write the results JSON (spec/results.md) here");
+  app.add_option("--markdown", opt.markdown, "Write the matrix (clauses x targets) as Markdown");
+  app.add_option("--html", opt.html, "Write the matrix as a self-contained HTML page");
   app.add_option("--logs", opt.log_dir, "Directory for suite and driver logs (conform-logs)");
   app.add_option("--seed", opt.seed, "Seed for randomised tests and properties")
       ->each([&opt](const std::string&) { opt.seed_given = true; });
