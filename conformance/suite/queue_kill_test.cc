@@ -29,22 +29,31 @@ class QueueKillTest : public ConformanceTest {
 };
 
 CONFORMANCE_TEST(QueueKillTest, ConsumerKilledInGetKeepsTheReadLock, "Q-KILL") {
+  // Nothing in the protocol shows that the consumer's get() has taken the read lock before the
+  // kill; it is inferred from get() still blocking after a window. If another reader then gets
+  // past, the consumer may simply not have reached the lock yet (a very loaded machine), so the
+  // scenario is repeated once with a much longer window before concluding.
   Ref q = Create("Queue", "q");
-  Spawn("A");
   Spawn("B");
-  Driver::Pending get = q.In("A").Start("get");
-  ASSERT_FALSE(get.ArrivesWithin(BlockWindow())) << "get() returned on an empty queue";
-  EXPECT_EQ(Kill("A"), -9);
-  q.Ok("put", Json::array({"x"}));
-  ASSERT_TRUE(WaitUntilNotEmpty(q, 5)) << "the item never reached the queue";
-  // The item is there, but the dead consumer still holds the read lock.
-  EXPECT_TRUE(Returned(q.In("B").Call("qsize"), 1));
-  EXPECT_TRUE(Returned(q.In("B").Call("empty"), false));
-  const TimedResponse t = TimedCall(q.In("B"), "get", Json::array(), {{"timeout", kGetTimeout}});
-  EXPECT_TRUE(RaisesType(t.response, {"Empty"})) << "another reader got past the dead one's lock";
+  const double windows[] = {BlockWindow(), 1.0 + tolerance()};
+  Response last;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    const std::string consumer = "A" + std::to_string(attempt);
+    Spawn(consumer);
+    Driver::Pending get = q.In(consumer).Start("get");
+    ASSERT_FALSE(get.ArrivesWithin(windows[attempt])) << "get() returned on an empty queue";
+    EXPECT_EQ(Kill(consumer), -9);
+    q.Ok("put", Json::array({"x"}));
+    ASSERT_TRUE(WaitUntilNotEmpty(q, 5)) << "the item never reached the queue";
+    // The item is there, but the dead consumer still holds the read lock.
+    EXPECT_TRUE(Returned(q.In("B").Call("qsize"), 1));
+    EXPECT_TRUE(Returned(q.In("B").Call("empty"), false));
+    last = TimedCall(q.In("B"), "get", Json::array(), {{"timeout", kGetTimeout}}).response;
+    if (!last.ok) break;
+  }
+  EXPECT_TRUE(RaisesType(last, {"Empty"})) << "another reader got past the dead one's lock";
 }
 
-// Also Q-GET-TO-SCOPE: the timeout bounds the wait for the first byte, not the item.
 CONFORMANCE_TEST(QueueKillTest, ProducerKilledMidItemHangsReaders, "Q-KILL Q-GET-TO-SCOPE") {
   Ref q = Create("Queue", "q");
   Spawn("A");
