@@ -38,7 +38,7 @@ struct RunSpec {
 };
 
 class HistoryRunTest : public ConformanceTest {
- protected:
+ public:
   // Items per producer stream: the Python drivers manage a few hundred calls a second with 16
   // streams in flight; the reference several times that.
   int64_t PerStream() { return IsPython() ? 60 : 100; }
@@ -223,17 +223,24 @@ void ExpectDrained(HistoryRunTest* test, h::History& history, bool simple) {
   EXPECT_TRUE(RaisesType(r, {"Empty"})) << "an item was left in the drained queue";
 }
 
+// One many-producer/many-consumer run of `spec`, drained and checked; the report is printed and
+// must be clean. Returns it for the callers' extra assertions.
+h::Report RunDrainAndCheck(HistoryRunTest* test, const RunSpec& spec, h::History& history) {
+  test->Run(spec, history);
+  ExpectDrained(test, history, spec.kind == "SimpleQueue");
+  h::Report report = h::Check(history);
+  std::cout << report.Summary() << "\n";
+  EXPECT_TRUE(report.ok()) << report.Summary();
+  return report;
+}
+
 CONFORMANCE_TEST(HistoryRunTest, QueueManyProducersManyConsumers,
                  "Q-MULTI-PRODUCER Q-EXACTLY-ONCE Q-FIFO-PRODUCER Q-SAFE") {
   RunSpec spec;
   spec.kind = "Queue";
   spec.per_stream = PerStream();
   h::History history;
-  Run(spec, history);
-  ExpectDrained(this, history, false);
-  const h::Report report = h::Check(history);
-  std::cout << report.Summary() << "\n";
-  EXPECT_TRUE(report.ok()) << report.Summary();
+  const h::Report report = RunDrainAndCheck(this, spec, history);
   EXPECT_EQ(report.acknowledged, int64_t{kProducerActors} * kStreams * spec.per_stream);
 }
 
@@ -244,11 +251,7 @@ CONFORMANCE_TEST(HistoryRunTest, JoinableQueueWorkersReleaseJoin,
   spec.per_stream = PerStream();
   spec.task_done = true;
   h::History history;
-  Run(spec, history);
-  ExpectDrained(this, history, false);
-  const h::Report report = h::Check(history);
-  std::cout << report.Summary() << "\n";
-  EXPECT_TRUE(report.ok()) << report.Summary();
+  const h::Report report = RunDrainAndCheck(this, spec, history);
   // Every get was followed by task_done in its consumer: main's join() returns at once.
   Driver::Pending join = At("hq").Start("join");
   ASSERT_TRUE(join.ArrivesWithin(5.0 + tolerance())) << "join() blocked after every task_done";
@@ -262,11 +265,7 @@ CONFORMANCE_TEST(HistoryRunTest, SimpleQueueManyProducersManyConsumers, "SQ-ORDE
   spec.kind = "SimpleQueue";
   spec.per_stream = PerStream();
   h::History history;
-  Run(spec, history);
-  ExpectDrained(this, history, true);
-  const h::Report report = h::Check(history);
-  std::cout << report.Summary() << "\n";
-  EXPECT_TRUE(report.ok()) << report.Summary();
+  RunDrainAndCheck(this, spec, history);
 }
 
 // Q-KILL: a producer SIGKILLed while it is putting. What CPython promises afterwards is little:
