@@ -86,6 +86,18 @@ TEST(Aggregate, CrashIsNeverExcusedByXfail) {
   EXPECT_TRUE(IsUnexpected("CRASH"));
 }
 
+TEST(Aggregate, CrashOutranksTimeoutOutranksFailure) {
+  Catalogue cat = TinyCatalogue();
+  TargetRun run = PythonRun("3.13.0");
+  run.tests = {Rec("S.a", {"A-ONE"}, "FAIL"), Rec("S.b", {"A-ONE"}, "CRASH", "died"),
+               Rec("S.c", {"A-ONE"}, "TIMEOUT"), Rec("S.d", {"A-TWO"}, "TIMEOUT", "slow"),
+               Rec("S.e", {"A-TWO"}, "FAIL")};
+  Aggregate(cat, {}, run);
+  EXPECT_EQ(run.results["A-ONE"].result, "CRASH");
+  EXPECT_EQ(run.results["A-ONE"].reason, "died");
+  EXPECT_EQ(run.results["A-TWO"].result, "TIMEOUT");
+}
+
 TEST(Aggregate, InapplicableClausesAreSkippedWithTheirReason) {
   Catalogue cat = TinyCatalogue();
   TargetRun run = PythonRun("3.11.7");
