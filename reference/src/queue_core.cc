@@ -20,6 +20,7 @@
 #include "futex.h"
 #include "mpipc/errors.h"
 #include "mpipc/process.h"
+#include "queue_test_hooks.h"
 #include "robust_lock.h"
 
 namespace mpipc {
@@ -114,6 +115,15 @@ std::string Repr(QueueKind kind, const void* self) {
   std::snprintf(buf, sizeof buf, "<mpipc::%s object at %p>", name, self);
   return buf;
 }
+
+}  // namespace
+
+internal::QueueTestHooks& internal::TestHooks() {
+  static QueueTestHooks hooks;
+  return hooks;
+}
+
+namespace {
 
 sys::Deadline SliceUntil(const sys::Deadline& deadline) {
   sys::Deadline slice = sys::Clock::now() + internal::kLivenessSlice;
@@ -582,6 +592,9 @@ bool QueueCore::write_item(std::string_view item, const sys::Deadline& give_up) 
     const uint32_t kind = off == 0 ? kFirst : (off + len == item.size() ? kLast : kMiddle);
     write_one(kind, item.substr(off, len));
     off += len;
+    if (auto* hook = internal::TestHooks().after_stream_record.load(std::memory_order_relaxed)) {
+      hook(kind == kLast);
+    }
   }
   return true;
 }
@@ -656,7 +669,19 @@ bool QueueCore::read_item(Local& l, const sys::Deadline& deadline,
         woke = FutexWait(&shared_->data_seq, seq, SliceUntil(deadline));
       }
       shared_->data_waiters.fetch_sub(1, std::memory_order_relaxed);
-      if (!woke && l.stash_active && !ProcessAlive(l.stash_pid)) drop_stash();
+      if (!woke) {
+        if (auto* hook =
+                internal::TestHooks().after_data_wait_timeout.load(std::memory_order_relaxed)) {
+          hook();
+        }
+      }
+      // A stream whose producer died never ends: free its stash. The tail is read again after
+      // the death is seen, since the producer may have published the stream's last record
+      // between our wait and its death; that item is whole and must still be delivered.
+      if (!woke && l.stash_active && !ProcessAlive(l.stash_pid) &&
+          Pos(shared_->tail.load(std::memory_order_seq_cst)) == Pos(h)) {
+        drop_stash();
+      }
       continue;
     }
     const uint64_t off = Pos(h) & (cap - 1);

@@ -46,6 +46,7 @@
 
 #include "mpipc/errors.h"
 #include "mpipc/queue_core.h"
+#include "queue_test_hooks.h"
 #include "test_support.h"
 
 // ---------------------------------------------------------------------------------------------
@@ -803,6 +804,65 @@ TEST(QueueTest, Q_LARGE_TenMiBItemAndItemsLargerThanTheRing) {
     EXPECT_TRUE(q.empty());
     EXPECT_EQ(q.qsize(), 0);
   }
+}
+
+// A producer publishes the last record of a streamed item and exits while the consumer, holding
+// the item's first records, has just given up waiting: the item is whole and must be delivered,
+// not dropped with the stash of a dead producer's unfinished stream (JoinableQueue would count it
+// as a task no one can ever get). The hooks pin the interleaving that the kill test hit by chance.
+namespace stream_race {
+int g_blocked[2];  // child -> parent: "two records are out, I wait"
+int g_go[2];       // parent -> child: "publish the rest"
+pid_t g_child = 0;
+int g_released = 0;
+
+void ChildAfterRecord(bool last) {
+  static int records = 0;
+  if (last || ++records != 2) return;
+  char c = 'b';
+  EXPECT_EQ(::write(g_blocked[1], &c, 1), 1);
+  EXPECT_EQ(::read(g_go[0], &c, 1), 1);
+}
+
+void ParentAfterWaitTimeout() {
+  pollfd p{g_blocked[0], POLLIN, 0};
+  if (g_released != 0 || ::poll(&p, 1, 0) != 1) return;  // the stream has not begun yet
+  char c = 'g';
+  ASSERT_EQ(::read(g_blocked[0], &c, 1), 1);
+  ASSERT_EQ(::write(g_go[1], &c, 1), 1);
+  g_released =
+      testing_support::WaitChild(g_child) == 0 ? 1 : -1;  // dead (and reaped) after its last record
+}
+}  // namespace stream_race
+
+TEST(QueueTest, Q_KILL_StreamCompletedByAProducerThatThenDiesIsDelivered) {
+  using namespace stream_race;
+  ASSERT_EQ(::pipe(g_blocked), 0);
+  ASSERT_EQ(::pipe(g_go), 0);
+  JoinableQueue<std::string> q(0, QueueOptions{.ring_bytes = 4 * kKiB});
+  const std::string item = Pattern(3000, 7);  // three records: first, middle, last
+  auto& hooks = mpipc::internal::TestHooks();
+  hooks.after_stream_record = &ChildAfterRecord;
+  g_child = Fork([&] {
+    q.put(item);
+    return 0;
+  });
+  hooks.after_stream_record = nullptr;
+  hooks.after_data_wait_timeout = &ParentAfterWaitTimeout;
+  std::optional<std::string> got;
+  for (int i = 0; i < 100 && !got; ++i) {
+    try {
+      got = q.get(true, 0.1);
+    } catch (const Empty&) {
+    }
+  }
+  hooks.after_data_wait_timeout = nullptr;
+  EXPECT_EQ(g_released, 1) << "the interleaving was not reached";
+  ASSERT_TRUE(got.has_value()) << "the completed item was dropped";
+  EXPECT_EQ(*got, item);
+  q.task_done();
+  EXPECT_TRUE(q.join(5));
+  for (const int fd : {g_blocked[0], g_blocked[1], g_go[0], g_go[1]}) ::close(fd);
 }
 
 // An item that cannot be decoded: the error propagates from get(), the item is consumed, and the
