@@ -16,9 +16,29 @@ namespace mpipc {
 
 namespace {
 
-// A payload buffer is allocated up front only up to this size; beyond it, it grows as bytes
-// arrive, so a hostile length header costs no more memory than the bytes the peer really sends.
+// A payload buffer's address space is taken up front only up to this size; beyond it, it grows as
+// bytes arrive. Its pages are written once, by read(2) (ResizeForRead), so what a hostile length
+// header costs in memory is the bytes the peer really sends, plus at most this much address space.
 constexpr uint64_t kEagerAllocation = uint64_t{64} << 20;
+
+// Resizes `s` to `n` bytes (keeping its first s.size()) and calls `fill(s.data())`, which writes
+// the new bytes and must not throw. Under C++23 (connection.cc is compiled so where the compiler
+// can) the new bytes are not zero-filled first: for a large message that memset would cost about
+// as much as the read itself, and would commit the pages a hostile header announced.
+template <typename Fill>
+void ResizeForRead(std::string& s, size_t n, Fill fill) {
+#if defined(__cpp_lib_string_resize_and_overwrite)
+  // The size passed to the operation is ignored: libstdc++ 12 passes the new capacity there,
+  // which can exceed n.
+  s.resize_and_overwrite(n, [&fill, n](char* p, size_t /*capacity*/) {
+    fill(p);
+    return n;
+  });
+#else
+  s.resize(n);
+  fill(s.data());
+#endif
+}
 
 [[noreturn]] void ThrowErrno() { throw OSErrorFromErrno(errno); }
 
@@ -136,19 +156,26 @@ uint64_t Connection::read_header() {
 
 std::string Connection::read_payload(uint64_t n) {
   std::string out;
-  out.resize(static_cast<size_t>(std::min(n, kEagerAllocation)));
   uint64_t got = 0;
+  int error = 0;  // errno of a failed read, or -1 for end of file
   while (got < n) {
-    if (got == out.size()) {
-      // Grow geometrically; once the peer has really sent a quarter of what it announced, take
-      // the whole size at once (at most 4x the bytes received), sparing the last large copies.
-      const uint64_t next = got >= n / 4 ? n : std::max<uint64_t>(out.size() * 2, 1);
-      out.resize(static_cast<size_t>(std::min(n, next)));
-    }
-    const ssize_t r = sys::Read(fd_, out.data() + got, out.size() - got);
-    if (r < 0) ThrowErrno();
-    if (r == 0) ThrowEofInMessage();
-    got += static_cast<uint64_t>(r);
+    // Grow geometrically past kEagerAllocation; once the peer has really sent a quarter of what
+    // it announced, take the whole size at once (at most 4x the bytes received).
+    const uint64_t size = got == 0       ? std::min(n, kEagerAllocation)
+                          : got >= n / 4 ? n
+                                         : std::min(n, got * 2);
+    ResizeForRead(out, static_cast<size_t>(size), [this, &got, &error, size](char* p) {
+      while (got < size) {
+        const ssize_t r = sys::Read(fd_, p + got, static_cast<size_t>(size - got));
+        if (r <= 0) {
+          error = r == 0 ? -1 : errno;
+          return;
+        }
+        got += static_cast<uint64_t>(r);
+      }
+    });
+    if (error == -1) ThrowEofInMessage();
+    if (error != 0) throw OSErrorFromErrno(error);
   }
   return out;
 }

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -1048,6 +1049,31 @@ TEST(Connection, CONN_EOF_MIDMESSAGE_InsidePayload) {
   WriteRaw(fd, Bytes({0, 0, 0, 10}) + "abc");
   ::close(fd);
   EXPECT_TRUE(ThrowsExactly<OSError>([&] { b.recv_bytes(); }, "got end of file during message"));
+}
+
+// A header announcing 60 MiB followed by 4 KiB and the end of the stream: the receiver commits
+// memory for the bytes that arrived, not for the length announced (its peak resident size, read
+// in a child so that earlier tests' peaks do not hide it, grows by far less than 60 MiB).
+TEST(Connection, HostileLengthCommitsOnlyTheBytesSent) {
+  Connection a, b;
+  std::tie(a, b) = Pipe();
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    const int fd = a.release();
+    WriteRaw(fd, Bytes({0x03, 0xc0, 0, 0}) + std::string(4096, 'x'));  // 60 MiB announced
+    ::close(fd);
+    rusage before{}, after{};
+    ::getrusage(RUSAGE_SELF, &before);
+    const bool eof =
+        ThrowsExactly<OSError>([&] { b.recv_bytes(); }, "got end of file during message");
+    ::getrusage(RUSAGE_SELF, &after);
+    const long grown_kib = after.ru_maxrss - before.ru_maxrss;
+    std::fprintf(stderr, "peak resident size grew by %ld KiB\n", grown_kib);
+    _exit(eof && grown_kib < 8 * 1024 ? 0 : 1);
+  }
+  a.close();  // the child's end of stream needs every copy of `a` closed
+  EXPECT_EQ(WaitChild(pid), 0);
 }
 
 TEST(Connection, CONN_EOF_MIDMESSAGE_InsidePayloadSimplexRecvBytesInto) {

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <climits>
 #include <cmath>
 #include <cstring>
@@ -132,15 +133,24 @@ ssize_t WriteOnce(int fd, struct iovec* iov, int count, bool is_socket) {
 int WriteAll(int fd, const struct iovec* iov, int iovcnt, bool is_socket) {
   std::optional<SigpipeGuard> guard;
   if (!is_socket) guard.emplace();
-  // Copy so that short writes can advance the vector without touching the caller's.
-  std::vector<struct iovec> v(iov, iov + iovcnt);
+  // Copy so that short writes can advance the vector without touching the caller's; the usual
+  // header + payload pair stays on the stack.
+  const auto n = static_cast<size_t>(std::max(iovcnt, 0));
+  std::array<struct iovec, 4> inline_copy;
+  std::vector<struct iovec> heap_copy;
+  struct iovec* v = inline_copy.data();
+  if (n > inline_copy.size()) {
+    heap_copy.resize(n);
+    v = heap_copy.data();
+  }
+  std::copy(iov, iov + n, v);
   size_t i = 0;
-  while (i < v.size()) {
+  while (i < n) {
     if (v[i].iov_len == 0) {
       ++i;
       continue;
     }
-    const int count = static_cast<int>(std::min<size_t>(v.size() - i, IOV_MAX));
+    const int count = static_cast<int>(std::min<size_t>(n - i, IOV_MAX));
     const ssize_t w = WriteOnce(fd, &v[i], count, is_socket);
     if (w < 0) {
       if (errno == EINTR) continue;
@@ -148,11 +158,11 @@ int WriteAll(int fd, const struct iovec* iov, int iovcnt, bool is_socket) {
       return -1;
     }
     auto written = static_cast<size_t>(w);
-    while (i < v.size() && written >= v[i].iov_len) {
+    while (i < n && written >= v[i].iov_len) {
       written -= v[i].iov_len;
       ++i;
     }
-    if (i < v.size()) {
+    if (i < n) {
       v[i].iov_base = static_cast<char*>(v[i].iov_base) + written;
       v[i].iov_len -= written;
     }
