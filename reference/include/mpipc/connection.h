@@ -19,9 +19,11 @@
 // Every I/O method checks "closed" first, then direction, then its arguments, then does I/O, and
 // raises the same exception types and messages as CPython (errors.h). Beyond CPython, every
 // Connection has a maximum accepted message size (max_message_size(), default
-// kDefaultMaxMessageSize): a longer incoming length is rejected before any payload is read, and a
-// payload buffer grows only as bytes actually arrive, so a hostile length header cannot make us
-// allocate more than the data the peer really sent, nor more than the cap.
+// kDefaultMaxMessageSize): a longer incoming length is rejected before any payload is read. A
+// payload buffer takes address space up front for at most 64 MiB and grows beyond that only as
+// bytes arrive, and its pages are first written by the read itself (no zero-fill), so a hostile
+// length header cannot make us commit more memory than the data the peer really sent, nor reserve
+// more than the cap.
 //
 // Thread- and process-safety: like CPython's, a Connection is not safe for concurrent use of the
 // same direction by two threads or processes (CONN-NOT-THREADSAFE); one reader and one writer at
