@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <exception>
 #include <limits>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -51,6 +52,9 @@ inline std::string ReproduceCommand() {
 struct PropertyOptions {
   int max_success = 100;  // cases that must pass
   int max_size = 100;     // RapidCheck's size bound (container lengths, command sequences)
+  // RapidCheck's seed; unset: the global configuration's (RC_PARAMS, set from --seed). A test
+  // running one property per variant derives a seed per variant from the session's.
+  std::optional<uint64_t> seed = std::nullopt;
 };
 
 // Runs `testable` as RapidCheck's rc::check does, with the global configuration (seed from
@@ -62,6 +66,7 @@ template <typename Testable>
   rc::detail::TestParams params = rc::detail::configuration().testParams;
   params.maxSuccess = options.max_success;
   params.maxSize = options.max_size;
+  if (options.seed) params.seed = *options.seed;
   rc::detail::TestMetadata metadata;
   metadata.id = description;
   metadata.description = description;

@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "fixture.h"
+#include "property.h"
 #include "queue_model.h"
 
 namespace mpipc::conformance {
@@ -336,22 +337,15 @@ void StatefulQueueTest::CheckAgainstModel(QueueKind kind) {
     if (failed) RC_FAIL(trace.str());
   };
 
-  rc::detail::TestParams params;
-  params.seed = seed() ^ (static_cast<uint64_t>(kind) * 0x9E3779B97F4A7C15ULL);
-  params.maxSuccess = IsPython() ? 30 : 40;
-  params.maxSize = 40;
-  rc::detail::TestMetadata meta;
-  meta.id = meta.description = ::testing::UnitTest::GetInstance()->current_test_info()->name();
-  const rc::detail::TestResult result =
-      rc::detail::checkTestable(std::function<void()>(property), meta, params);
+  const PropertyOptions options{
+      .max_success = IsPython() ? 30 : 40,
+      .max_size = 40,
+      .seed = seed() ^ (static_cast<uint64_t>(kind) * 0x9E3779B97F4A7C15ULL)};
+  const ::testing::AssertionResult holds =
+      CheckProperty(::testing::UnitTest::GetInstance()->current_test_info()->name(), options,
+                    std::function<void()>(property));
   if (broken_) Wait(*broken_, 0);  // re-raises the driver's timeout or crash
-  std::ostringstream message;
-  rc::detail::printResultMessage(result, message);
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  EXPECT_TRUE(result.template is<rc::detail::SuccessResult>())
-      << message.str() << "\nfirst failing run:\n"
-      << first_failure_ << "reproduce: mpipc conform --target " << session().name() << " --filter "
-      << info->test_suite_name() << "." << info->name() << " --seed " << seed();
+  EXPECT_TRUE(holds) << "\nfirst failing run:\n" << first_failure_;
 }
 
 CONFORMANCE_TEST(StatefulQueueTest, QueueFollowsTheModel,
