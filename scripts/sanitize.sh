@@ -21,6 +21,9 @@ cmake --preset "$kind" -DMPIPC_WERROR=OFF >/dev/null
 cmake --build --preset "$kind" -j "$jobs"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
-export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/fuzz/tsan.supp}"
+# die_after_fork=0: the drivers and the tests fork from multi-threaded processes (as Python's fork
+# start method does) and the children start feeder threads; TSan (LLVM 14) otherwise kills such a
+# child ("starting new threads after multi-threaded fork is not supported").
+export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:die_after_fork=0:suppressions=$PWD/fuzz/tsan.supp}"
 cd "build-$kind"
 ctest --output-on-failure -j "$jobs" --timeout 1800 -E '^lint\.|Over2GiB' "$@"

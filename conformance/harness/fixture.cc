@@ -97,19 +97,23 @@ std::optional<std::string> ClauseNotApplicable(const Clause& clause) {
 
 // ---- Ref ----
 
-Response Ref::Call(const std::string& method, Json args, Json kwargs) const {
+Response Ref::Call(const std::string& method, Args args, Json kwargs) const {
   return test_->Wait(Start(method, std::move(args), std::move(kwargs)));
 }
 
-Driver::Pending Ref::Start(const std::string& method, Json args, Json kwargs,
+Driver::Pending Ref::Start(const std::string& method, Args args, Json kwargs,
                            const std::string& bind) const {
-  Json req{{"op", "call"},     {"actor", actor_},         {"target", name_},
-           {"method", method}, {"args", std::move(args)}, {"kwargs", std::move(kwargs)}};
+  Json req{{"op", "call"},
+           {"actor", actor_},
+           {"target", name_},
+           {"method", method},
+           {"args", std::move(args).Take()},
+           {"kwargs", std::move(kwargs)}};
   if (!bind.empty()) req["bind"] = bind;
   return test_->Send(std::move(req));
 }
 
-Json Ref::Ok(const std::string& method, Json args, Json kwargs) const {
+Json Ref::Ok(const std::string& method, Args args, Json kwargs) const {
   Response r = Call(method, std::move(args), std::move(kwargs));
   if (!r.ok) {
     throw StepFailed(name_ + "." + method + "() in " + actor_ + " raised " + r.error.ToString());
@@ -117,7 +121,7 @@ Json Ref::Ok(const std::string& method, Json args, Json kwargs) const {
   return r.result;
 }
 
-Response Ref::CallBind(const std::string& method, const std::string& bind, Json args,
+Response Ref::CallBind(const std::string& method, const std::string& bind, Args args,
                        Json kwargs) const {
   return test_->Wait(Start(method, std::move(args), std::move(kwargs), bind));
 }
@@ -183,17 +187,17 @@ Response ConformanceTest::Request(Json request) {
   }
 }
 
-Response ConformanceTest::TryCreate(const std::string& kind, const Json& handle, Json args,
+Response ConformanceTest::TryCreate(const std::string& kind, const Json& handle, Args args,
                                     Json kwargs, const std::string& actor) {
   return Request({{"op", "create"},
                   {"actor", actor},
                   {"kind", kind},
                   {"handle", handle},
-                  {"args", std::move(args)},
+                  {"args", std::move(args).Take()},
                   {"kwargs", std::move(kwargs)}});
 }
 
-Ref ConformanceTest::Create(const std::string& kind, const std::string& handle, Json args,
+Ref ConformanceTest::Create(const std::string& kind, const std::string& handle, Args args,
                             Json kwargs, const std::string& actor) {
   Response r = TryCreate(kind, handle, std::move(args), std::move(kwargs), actor);
   if (!r.ok) throw StepFailed("create " + kind + " '" + handle + "' raised " + r.error.ToString());
@@ -236,15 +240,17 @@ Response ConformanceTest::WaitReady(const std::vector<std::string>& handles, con
   return Request({{"op", "wait"}, {"actor", actor}, {"handles", handles}, {"timeout", timeout}});
 }
 
-Response ConformanceTest::ApplyFunction(const Json& function, Json args, const std::string& actor) {
-  return Request(
-      {{"op", "apply"}, {"actor", actor}, {"function", function}, {"args", std::move(args)}});
+Response ConformanceTest::ApplyFunction(const Json& function, Args args, const std::string& actor) {
+  return Request({{"op", "apply"},
+                  {"actor", actor},
+                  {"function", function},
+                  {"args", std::move(args).Take()}});
 }
 
-Response ConformanceTest::ApplyBound(const std::string& target, Json args,
+Response ConformanceTest::ApplyBound(const std::string& target, Args args,
                                      const std::string& actor) {
   return Request(
-      {{"op", "apply"}, {"actor", actor}, {"target", target}, {"args", std::move(args)}});
+      {{"op", "apply"}, {"actor", actor}, {"target", target}, {"args", std::move(args).Take()}});
 }
 
 bool ConformanceTest::PythonAtLeast(const std::string& version) {

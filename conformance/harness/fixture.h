@@ -68,6 +68,23 @@ std::optional<std::string> ClauseNotApplicable(const Clause& clause);
 
 class ConformanceTest;
 
+// The positional arguments of a call: `{}`, `{a}` and `{a, b}` are lists with every compiler; a
+// Json passed as is must already be the list. (A plain Json parameter initialised from `{x}`,
+// x itself a Json, is the list [x] under GCC but a copy of x under Clang: the CWG 2137 rule for
+// a braced list of one element of the parameter's own type.)
+class Args {
+ public:
+  Args() = default;
+  Args(std::initializer_list<Json> items) {
+    for (const Json& item : items) list_.push_back(item);
+  }
+  Args(Json list) : list_(std::move(list)) {}  // NOLINT(google-explicit-constructor)
+  Json Take() && { return std::move(list_); }
+
+ private:
+  Json list_ = Json::array();
+};
+
 // A named object in one actor.
 class Ref {
  public:
@@ -79,15 +96,14 @@ class Ref {
   const std::string& actor() const { return actor_; }
 
   // target.method(*args, **kwargs); waits for the response.
-  Response Call(const std::string& method, Json args = Json::array(),
-                Json kwargs = Json::object()) const;
+  Response Call(const std::string& method, Args args = {}, Json kwargs = Json::object()) const;
   // Starts the call and returns at once (for calls that block).
-  Driver::Pending Start(const std::string& method, Json args = Json::array(),
-                        Json kwargs = Json::object(), const std::string& bind = "") const;
+  Driver::Pending Start(const std::string& method, Args args = {}, Json kwargs = Json::object(),
+                        const std::string& bind = "") const;
   // Like Call, but the call must succeed: returns the result or throws StepFailed.
-  Json Ok(const std::string& method, Json args = Json::array(), Json kwargs = Json::object()) const;
+  Json Ok(const std::string& method, Args args = {}, Json kwargs = Json::object()) const;
   // Call with `bind`: the result is stored under `bind` in this actor.
-  Response CallBind(const std::string& method, const std::string& bind, Json args = Json::array(),
+  Response CallBind(const std::string& method, const std::string& bind, Args args = {},
                     Json kwargs = Json::object()) const;
   Response Attr(const std::string& attribute) const;
   Json AttrOk(const std::string& attribute) const;
@@ -112,10 +128,10 @@ class ConformanceTest : public ::testing::Test {
   Response Wait(const Driver::Pending& p, double timeout_seconds = -1);
 
   // create; throws StepFailed unless it succeeds.
-  Ref Create(const std::string& kind, const std::string& handle, Json args = Json::array(),
+  Ref Create(const std::string& kind, const std::string& handle, Args args = {},
              Json kwargs = Json::object(), const std::string& actor = "main");
   // create, returning the response (for constructor clauses).
-  Response TryCreate(const std::string& kind, const Json& handle, Json args = Json::array(),
+  Response TryCreate(const std::string& kind, const Json& handle, Args args = {},
                      Json kwargs = Json::object(), const std::string& actor = "main");
   // A Pipe(duplex) as two refs (conn1, conn2).
   std::pair<Ref, Ref> CreatePipe(const std::string& name1, const std::string& name2,
@@ -134,8 +150,8 @@ class ConformanceTest : public ::testing::Test {
   Response WaitReady(const std::vector<std::string>& handles, const Json& timeout,
                      const std::string& actor = "main");
   // apply a $function value directly, or a bound callable.
-  Response ApplyFunction(const Json& function, Json args, const std::string& actor = "main");
-  Response ApplyBound(const std::string& target, Json args, const std::string& actor = "main");
+  Response ApplyFunction(const Json& function, Args args, const std::string& actor = "main");
+  Response ApplyBound(const std::string& target, Args args, const std::string& actor = "main");
 
   // ---- Knobs ----
   double tolerance() { return session().tolerance(); }

@@ -9,7 +9,7 @@ size_t LargerThanTransport(ConformanceTest& test) {
   return test.IsPython() ? size_t{256} << 10 : (size_t{4} << 20) + (size_t{256} << 10);
 }
 
-TimedResponse TimedCall(const Ref& q, const std::string& method, Json args, Json kwargs) {
+TimedResponse TimedCall(const Ref& q, const std::string& method, Args args, Json kwargs) {
   const Stopwatch watch;
   TimedResponse t;
   t.response = q.Call(method, std::move(args), std::move(kwargs));

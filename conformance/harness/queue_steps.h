@@ -45,7 +45,7 @@ struct TimedResponse {
 };
 
 // q.method(*args, **kwargs), timed.
-TimedResponse TimedCall(const Ref& q, const std::string& method, Json args = Json::array(),
+TimedResponse TimedCall(const Ref& q, const std::string& method, Args args = {},
                         Json kwargs = Json::object());
 
 // Asks q.empty() (in q's actor) until it answers False or `max_seconds` pass: true once the

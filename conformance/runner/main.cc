@@ -672,6 +672,7 @@ int main(int argc, char** argv) {
       }
     }
     int rest_argc = static_cast<int>(rest.size());
+    rest.push_back(nullptr);  // InitGoogleTest reads argv[argc] when it removes its own flags
     return RunWorker(rest_argc, rest.data(),
                      Json::parse(driver_argv).get<std::vector<std::string>>(), name, driver_log,
                      progress_fd, seed, tolerance, limit);

@@ -53,7 +53,7 @@ struct PipeSut {
       : ends{test->At("c0"), test->At("c1")}, calls_(calls) {
     test->CreatePipe("c0", "c1", duplex);
   }
-  Response Call(int end, const std::string& method, Json args = Json::array()) {
+  Response Call(int end, const std::string& method, Args args = {}) {
     ++*calls_;
     return ends[end].Call(method, std::move(args));
   }

@@ -79,10 +79,14 @@ void HistoryRunTest::Run(const RunSpec& spec, h::History& history) {
   shared.acked.assign(kProducerActors, 0);
 
   // Sends one call and waits; returns nullopt (after recording why) when the driver failed.
-  auto call = [&](const std::string& actor, const std::string& method, Json args,
+  auto call = [&](const std::string& actor, const std::string& method, Args args,
                   Json kwargs) -> std::optional<Response> {
-    Json req{{"op", "call"},     {"actor", actor},          {"target", "hq"},
-             {"method", method}, {"args", std::move(args)}, {"kwargs", std::move(kwargs)}};
+    Json req{{"op", "call"},
+             {"actor", actor},
+             {"target", "hq"},
+             {"method", method},
+             {"args", std::move(args).Take()},
+             {"kwargs", std::move(kwargs)}};
     Driver::Pending p;
     try {
       p = drv.Send(std::move(req));

@@ -118,7 +118,7 @@ class StatefulQueueTest : public ConformanceTest {
  private:
   // One call through the driver, in main; nullopt when the driver failed (then `broken_` holds
   // the request, and every later property run passes at once).
-  std::optional<Response> Call(const std::string& method, Json args = Json::array(),
+  std::optional<Response> Call(const std::string& method, Args args = {},
                                Json kwargs = Json::object(), double deadline = -1);
   std::optional<Driver::Pending> broken_;
   std::string broken_why_;
@@ -127,7 +127,7 @@ class StatefulQueueTest : public ConformanceTest {
   std::string first_failure_;
 };
 
-std::optional<Response> StatefulQueueTest::Call(const std::string& method, Json args, Json kwargs,
+std::optional<Response> StatefulQueueTest::Call(const std::string& method, Args args, Json kwargs,
                                                 double deadline) {
   Driver::Pending p;
   try {
@@ -135,7 +135,7 @@ std::optional<Response> StatefulQueueTest::Call(const std::string& method, Json 
                        {"actor", "main"},
                        {"target", "mq"},
                        {"method", method},
-                       {"args", std::move(args)},
+                       {"args", std::move(args).Take()},
                        {"kwargs", std::move(kwargs)}});
     if (deadline >= 0 && !p.ArrivesWithin(deadline)) {
       Response blocked;
@@ -200,7 +200,7 @@ void StatefulQueueTest::CheckAgainstModel(QueueKind kind) {
     // Runs one call whose model outcome is `expected`; `reconcile` feeds the observation back.
     auto step = [&]<typename R>(
                     const std::string& label, const Outcome<R>& expected, const std::string& method,
-                    Json args, Json kwargs, const std::function<R(const Json&)>& value,
+                    Args args, Json kwargs, const std::function<R(const Json&)>& value,
                     const std::function<bool(const Outcome<R>&)>& reconcile, double deadline) {
       trace << "  " << label << " -> ";
       std::optional<Response> r = Call(method, std::move(args), std::move(kwargs), deadline);

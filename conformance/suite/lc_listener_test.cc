@@ -14,10 +14,9 @@ namespace {
 class ListenerTest : public lc::SocketTest {
  protected:
   // Listener(*args, **kwargs) bound to `handle` in `actor`.
-  Ref Listen(const std::string& handle, Json args, Json kwargs = Json::object(),
+  Ref Listen(const std::string& handle, Args args, Json kwargs = Json::object(),
              const std::string& actor = "main") {
-    if (args.is_null()) args = Json::array();  // `{}` at a call site
-    if (kwargs.is_null()) kwargs = Json::object();
+    if (kwargs.is_null()) kwargs = Json::object();  // `{}` at a call site
     return Create("Listener", handle, std::move(args), std::move(kwargs), actor);
   }
 };

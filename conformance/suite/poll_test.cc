@@ -12,7 +12,7 @@ namespace {
 class PollTest : public ConformanceTest {
  protected:
   // Runs `c.poll(*args)` and returns the response and the seconds it took (request to response).
-  std::pair<Response, double> TimedPoll(const Ref& c, Json args = Json::array()) {
+  std::pair<Response, double> TimedPoll(const Ref& c, Args args = {}) {
     const auto t0 = std::chrono::steady_clock::now();
     Response r = c.Call("poll", std::move(args));
     const std::chrono::duration<double> took = std::chrono::steady_clock::now() - t0;

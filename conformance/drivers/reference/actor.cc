@@ -29,6 +29,8 @@ void Output::Write(const std::string& line) {
   }
 }
 
+void Output::Sync() { const std::lock_guard<std::mutex> lock(mu_); }
+
 struct ActorRecord {
   std::string name;
   std::unique_ptr<mpipc::Process> process;

@@ -31,6 +31,11 @@ class Output {
  public:
   explicit Output(int fd) : fd_(fd) {}
   void Write(const std::string& line);
+  // Orders everything done before any answer written so far before what the caller does next.
+  // The suite sends a request only after reading the answers it depends on: a hand-off through
+  // another process, which the C++ memory model (and ThreadSanitizer) cannot see. Taking the lock
+  // the answers were written under makes it a happens-before edge.
+  void Sync();
   int fd() const noexcept { return fd_; }
 
  private:

@@ -97,6 +97,7 @@ class Driver {
       return false;
     }
     const Json id = req.value("id", Json());
+    out_.Sync();  // after the answers this request may depend on (see Output::Sync)
     try {
       return Dispatch(req, id, line);
     } catch (...) {
