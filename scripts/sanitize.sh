@@ -8,6 +8,8 @@
 #                                takes ~10 minutes)
 #   *Over2GiB*                   a > 2 GiB message round trip: ~6 GiB of buffers plus the
 #                                sanitizer's shadow memory does not fit the CI machine
+#   install.*                    builds a separate consumer project, without the sanitizer's
+#                                flags, against the instrumented library (it cannot link)
 # Options are read from the environment too: ASAN_OPTIONS, UBSAN_OPTIONS, TSAN_OPTIONS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,4 +28,4 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 # child ("starting new threads after multi-threaded fork is not supported").
 export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:die_after_fork=0:suppressions=$PWD/fuzz/tsan.supp}"
 cd "build-$kind"
-ctest --output-on-failure -j "$jobs" --timeout 1800 -E '^lint\.|Over2GiB' "$@"
+ctest --output-on-failure -j "$jobs" --timeout 1800 -E '^lint\.|Over2GiB|^install\.' "$@"

@@ -61,7 +61,7 @@ Connection::Connection(int fd, bool readable, bool writable) {
 Connection::~Connection() { close(); }
 
 Connection::Connection(Connection&& other) noexcept
-    : fd_(std::exchange(other.fd_, -1)),
+    : fd_(other.fd_.exchange(-1)),
       readable_(other.readable_),
       writable_(other.writable_),
       is_socket_(other.is_socket_),
@@ -70,7 +70,7 @@ Connection::Connection(Connection&& other) noexcept
 Connection& Connection::operator=(Connection&& other) noexcept {
   if (this != &other) {
     close();
-    fd_ = std::exchange(other.fd_, -1);
+    fd_ = other.fd_.exchange(-1);
     readable_ = other.readable_;
     writable_ = other.writable_;
     is_socket_ = other.is_socket_;
@@ -85,10 +85,11 @@ int Connection::fileno() const {
 }
 
 void Connection::close() noexcept {
-  if (fd_ >= 0) sys::Close(std::exchange(fd_, -1));
+  const int fd = fd_.exchange(-1);
+  if (fd >= 0) sys::Close(fd);
 }
 
-int Connection::release() noexcept { return std::exchange(fd_, -1); }
+int Connection::release() noexcept { return fd_.exchange(-1); }
 
 void Connection::check_readable() const {
   if (fd_ < 0) throw OSError("handle is closed");

@@ -25,7 +25,7 @@
 #endif
 #endif
 #ifdef MPIPC_TSAN
-#include <sanitizer/tsan_interface.h>
+#include <time.h>
 #endif
 
 #include "futex.h"
@@ -142,17 +142,22 @@ sys::Deadline SliceUntil(const sys::Deadline& deadline) {
   return slice;
 }
 
-// lock.try_lock_until(deadline), told to ThreadSanitizer. LLVM 14's TSan intercepts
-// pthread_mutex_timedlock but not pthread_mutex_clocklock, which libstdc++ 12 calls here: unaided
-// it never sees the lock taken, so it misses the happens-before edge (false data races on what
-// the mutex guards) and calls the release an unlock of an unlocked mutex.
+// lock.try_lock_until(deadline). Under ThreadSanitizer it goes through pthread_mutex_timedlock,
+// which LLVM 14's TSan intercepts, instead of pthread_mutex_clocklock (libstdc++ 12's choice for
+// steady_clock), which it does not: unaided, TSan never sees that lock taken, reports false data
+// races on what the mutex guards, and calls its release an unlock of an unlocked mutex. The
+// TSan-only path waits against CLOCK_REALTIME, so a wall-clock step can stretch or cut that wait.
 bool TryLockUntil(std::unique_lock<std::timed_mutex>& lock, sys::Clock::time_point deadline) {
 #ifdef MPIPC_TSAN
-  void* const addr = lock.mutex()->native_handle();
-  __tsan_mutex_pre_lock(addr, __tsan_mutex_try_lock);
-  const bool locked = lock.try_lock_until(deadline);
-  __tsan_mutex_post_lock(addr, locked ? __tsan_mutex_try_lock : __tsan_mutex_try_lock_failed, 0);
-  return locked;
+  const auto left = std::max(deadline - sys::Clock::now(), sys::Clock::duration::zero());
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count() + ts.tv_nsec;
+  ts.tv_sec += static_cast<time_t>(ns / 1'000'000'000);
+  ts.tv_nsec = static_cast<long>(ns % 1'000'000'000);
+  if (pthread_mutex_timedlock(lock.mutex()->native_handle(), &ts) != 0) return false;
+  lock = std::unique_lock<std::timed_mutex>(*lock.mutex(), std::adopt_lock);
+  return true;
 #else
   return lock.try_lock_until(deadline);
 #endif

@@ -38,6 +38,7 @@
 #ifndef MPIPC_CONNECTION_H_
 #define MPIPC_CONNECTION_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -150,7 +151,9 @@ class Connection {
   // CPython's _bad_message_length: stop reading (close if not writable), then raise.
   [[noreturn]] void bad_message_length(const std::string& message);
 
-  int fd_ = -1;
+  // Atomic so that close() from another thread while a receive is blocked (CONN-CLOSE-XTHREAD)
+  // is not a data race; the blocked receive keeps the descriptor number it already read.
+  std::atomic<int> fd_{-1};
   bool readable_ = true;
   bool writable_ = true;
   bool is_socket_ = false;
