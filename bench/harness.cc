@@ -1,6 +1,7 @@
 #include "harness.h"
 
 #include <linux/futex.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -17,6 +18,7 @@
 #include <exception>
 #include <new>
 #include <string>
+#include <vector>
 
 namespace mpipc_bench {
 
@@ -67,6 +69,16 @@ void CrossProcessRun::Add(Body body) {
 void CrossProcessRun::Start() {
   shared_->parties = static_cast<uint32_t>(bodies_.size() + 1);
   const pid_t parent = getpid();
+  std::vector<int> cpus;  // the CPUs this process may run on, for PinWorkersToCpus()
+  if (pin_) {
+    cpu_set_t allowed;
+    CPU_ZERO(&allowed);
+    if (sched_getaffinity(0, sizeof allowed, &allowed) == 0) {
+      for (int c = 0; c < CPU_SETSIZE; ++c) {
+        if (CPU_ISSET(c, &allowed)) cpus.push_back(c);
+      }
+    }
+  }
   for (size_t i = 0; i < bodies_.size(); ++i) {
     std::fflush(nullptr);
     const pid_t pid = fork();
@@ -74,6 +86,12 @@ void CrossProcessRun::Start() {
     if (pid == 0) {
       prctl(PR_SET_PDEATHSIG, SIGKILL);
       if (getppid() != parent) _exit(3);
+      if (cpus.size() > 1) {
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET(cpus[i % cpus.size()], &one);
+        sched_setaffinity(0, sizeof one, &one);  // best effort: unpinned if refused
+      }
       int status = 0;
       try {
         for (;;) {

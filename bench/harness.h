@@ -75,6 +75,11 @@ class CrossProcessRun {
 
   // Registers a worker; all are forked by Start().
   void Add(Body body);
+  // Before Start(): worker i runs on the i-th CPU this process may use (modulo their number),
+  // so that two workers never share a core while another is idle. For latency: on two cores
+  // the scheduler otherwise sometimes runs both ends of a round trip on one, and every hand-off
+  // becomes a sleep and a wake-up (a 20x slower mode, for every implementation alike).
+  void PinWorkersToCpus() { pin_ = true; }
   void Start();
   // One iteration of `batch` items; returns its seconds and appends any samples to `samples`.
   double Iterate(int64_t batch, std::vector<int64_t>* samples = nullptr);
@@ -90,6 +95,7 @@ class CrossProcessRun {
   std::vector<Body> bodies_;
   std::vector<pid_t> pids_;
   int64_t last_items_ = 0;
+  bool pin_ = false;
 };
 
 }  // namespace mpipc_bench

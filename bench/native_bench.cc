@@ -108,6 +108,7 @@ void RoundTrip(benchmark::State& state, const LinkKind& kind, int64_t size) {
   const std::unique_ptr<Link> there = kind.make(size);
   const std::unique_ptr<Link> back = kind.make(size);
   CrossProcessRun run;
+  run.PinWorkersToCpus();  // pinger and echo on different cores (harness.h)
   run.Add([&](CrossProcessRun::Shared& shared, int64_t n) {
     WorkerReport r;
     r.begin_ns = NowNs();
