@@ -39,10 +39,19 @@
 #include "mpipc/errors.h"
 #include "mpipc/queue_core.h"
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+// MPIPC_TEST_UNDER_TSAN / MPIPC_TEST_UNDER_SANITIZER: defined in TSan, resp. ASan or TSan,
+// builds (GCC spells the test __SANITIZE_*__, Clang __has_feature).
+#if defined(__SANITIZE_THREAD__)
+#define MPIPC_TEST_UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define MPIPC_TEST_UNDER_TSAN 1
+#endif
+#endif
+#if defined(MPIPC_TEST_UNDER_TSAN) || defined(__SANITIZE_ADDRESS__)
 #define MPIPC_TEST_UNDER_SANITIZER 1
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#if __has_feature(address_sanitizer)
 #define MPIPC_TEST_UNDER_SANITIZER 1
 #endif
 #endif

@@ -34,14 +34,7 @@
 // operator new of this test binary records the largest single allocation and the total while
 // tracking is on. Not under TSan, whose runtime defines operator new itself (the tests that need
 // the accounting skip there; the ASan and plain builds run them).
-#if defined(__SANITIZE_THREAD__)
-#define MPIPC_NO_NEW_REPLACEMENT 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define MPIPC_NO_NEW_REPLACEMENT 1
-#endif
-#endif
-#ifdef MPIPC_NO_NEW_REPLACEMENT
+#ifdef MPIPC_TEST_UNDER_TSAN
 constexpr bool kAllocationTracking = false;
 #else
 constexpr bool kAllocationTracking = true;
@@ -65,7 +58,7 @@ std::atomic<size_t> g_total_alloc{0};
 }
 }  // namespace
 
-#ifndef MPIPC_NO_NEW_REPLACEMENT
+#ifndef MPIPC_TEST_UNDER_TSAN
 void* operator new(size_t n) { return TrackedAlloc(n); }
 void* operator new[](size_t n) { return TrackedAlloc(n); }
 void operator delete(void* p) noexcept { std::free(p); }
