@@ -195,7 +195,7 @@ Listener::Listener(std::optional<Address> address, std::optional<Family> family,
 Listener::~Listener() { close(); }
 
 Listener::Listener(Listener&& other) noexcept
-    : fd_(std::exchange(other.fd_, -1)),
+    : fd_(other.fd_.exchange(-1)),
       address_(std::move(other.address_)),
       last_accepted_(std::move(other.last_accepted_)),
       authkey_(std::move(other.authkey_)),
@@ -205,7 +205,7 @@ Listener::Listener(Listener&& other) noexcept
 Listener& Listener::operator=(Listener&& other) noexcept {
   if (this != &other) {
     close();
-    fd_ = std::exchange(other.fd_, -1);
+    fd_ = other.fd_.exchange(-1);
     address_ = std::move(other.address_);
     last_accepted_ = std::move(other.last_accepted_);
     authkey_ = std::move(other.authkey_);
@@ -216,13 +216,15 @@ Listener& Listener::operator=(Listener&& other) noexcept {
 }
 
 int Listener::fileno() const {
-  if (fd_ < 0) throw OSError("listener is closed");
-  return fd_;
+  const int fd = fd_;
+  if (fd < 0) throw OSError("listener is closed");
+  return fd;
 }
 
 void Listener::close() noexcept {
-  if (fd_ < 0) return;
-  sys::Close(std::exchange(fd_, -1));
+  const int fd = fd_.exchange(-1);
+  if (fd < 0) return;
+  sys::Close(fd);
   if (address_.family == Family::kUnix && !address_.abstract && !address_.path.empty()) {
     unlink(address_.path.c_str());
   }

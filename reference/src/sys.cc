@@ -77,21 +77,29 @@ ssize_t ReadExact(int fd, void* buf, size_t n) {
 
 namespace {
 
-// Blocks SIGPIPE for the calling thread while a pipe write is in flight, unless the process
-// ignores SIGPIPE; on destruction discards a SIGPIPE the write raised, then restores the mask.
+// Blocks SIGPIPE for the calling thread while a pipe write is in flight; on destruction discards
+// a SIGPIPE the write raised, then restores the mask. Two system calls on the common path (block,
+// restore); Python avoids even those by ignoring SIGPIPE process-wide, which a library must not.
+// - The thread did not block SIGPIPE: then none can be pending for it (it would have been
+//   delivered), so a pending SIGPIPE after an EPIPE is ours and is consumed.
+// - The thread already blocks SIGPIPE: the mask is left alone, and a SIGPIPE pending before the
+//   write (the caller's) is kept; only one our write added is consumed.
+// The disposition does not matter: a blocked signal is left pending even when it is ignored.
 class SigpipeGuard {
  public:
   SigpipeGuard() {
-    struct sigaction current {};
-    if (sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_IGN) return;
-    sigset_t pending;
-    sigemptyset(&pending);
-    sigpending(&pending);
-    was_pending_ = sigismember(&pending, SIGPIPE) == 1;
     sigset_t block;
     sigemptyset(&block);
     sigaddset(&block, SIGPIPE);
-    active_ = pthread_sigmask(SIG_BLOCK, &block, &old_mask_) == 0;
+    if (pthread_sigmask(SIG_BLOCK, &block, &old_mask_) != 0) return;
+    active_ = true;
+    was_blocked_ = sigismember(&old_mask_, SIGPIPE) == 1;
+    if (was_blocked_) {
+      sigset_t pending;
+      sigemptyset(&pending);
+      sigpending(&pending);
+      was_pending_ = sigismember(&pending, SIGPIPE) == 1;
+    }
   }
   ~SigpipeGuard() {
     if (!active_) return;
@@ -104,7 +112,7 @@ class SigpipeGuard {
       while (sigtimedwait(&only, nullptr, &zero) == -1 && errno == EINTR) {
       }
     }
-    pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
+    if (!was_blocked_) pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
     errno = saved_errno;
   }
   void note_epipe() { raised_ = true; }
@@ -114,6 +122,7 @@ class SigpipeGuard {
  private:
   sigset_t old_mask_{};
   bool active_ = false;
+  bool was_blocked_ = false;
   bool was_pending_ = false;
   bool raised_ = false;
 };

@@ -751,6 +751,34 @@ TEST_F(Sigpipe, H_SIGPIPE_CallersPendingSignalIsKept) {
   EXPECT_EQ(g_sigpipes.load(), 1);
 }
 
+TEST_F(Sigpipe, H_SIGPIPE_CallerThatBlocksItIsLeftNoneOfOurs) {
+  // The caller blocks SIGPIPE with none pending: the mask stays as it was and our write's
+  // SIGPIPE does not outlive the call.
+  Install(&OnSigpipe);
+  sigset_t block;
+  sigemptyset(&block);
+  sigaddset(&block, SIGPIPE);
+  ASSERT_EQ(::pthread_sigmask(SIG_BLOCK, &block, nullptr), 0);
+  Connection r, w;
+  std::tie(r, w) = Pipe(false);
+  r.close();
+  EXPECT_TRUE(ThrowsErrno([&] { w.send_bytes("x"); }, EPIPE, "BrokenPipeError"));
+  EXPECT_FALSE(SigpipePending());
+  EXPECT_TRUE(SigpipeBlocked());
+  ASSERT_EQ(::pthread_sigmask(SIG_UNBLOCK, &block, nullptr), 0);
+  EXPECT_EQ(g_sigpipes.load(), 0);
+}
+
+TEST_F(Sigpipe, H_SIGPIPE_IgnoredLeavesNothingPending) {
+  Install(SIG_IGN);
+  Connection r, w;
+  std::tie(r, w) = Pipe(false);
+  r.close();
+  EXPECT_TRUE(ThrowsErrno([&] { w.send_bytes("x"); }, EPIPE, "BrokenPipeError"));
+  EXPECT_FALSE(SigpipePending());
+  EXPECT_FALSE(SigpipeBlocked());
+}
+
 // ---------------------------------------------------------------------------------------------
 // errors.h: OSError and the errno -> Python name table.
 

@@ -19,14 +19,16 @@
 // answering after close() (CPython raises AttributeError); a family that contradicts the address
 // raises ValueError (CPython TypeError); IPv4 only, as CPython's AF_INET.
 //
-// Thread-safety: a Listener is not safe for concurrent accept()/close() from several threads;
-// close() from another thread does not wake a blocked accept() (L-CLOSE). Blocking: accept()
+// Thread-safety: a Listener is not safe for concurrent accept() from several threads. close()
+// may be called from another thread while one is blocked in accept() (the descriptor is held
+// atomically); it does not wake that accept() (L-CLOSE). Blocking: accept()
 // blocks until a client connects, then for the handshake; Client() blocks in connect and the
 // handshake. Lifetimes: Listener and the Connections it returns are independent.
 
 #ifndef MPIPC_LISTENER_H_
 #define MPIPC_LISTENER_H_
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -86,7 +88,7 @@ class Listener {
   int fileno() const;
 
  private:
-  int fd_ = -1;
+  std::atomic<int> fd_{-1};  // atomic: close() may race a blocked accept() (L-CLOSE)
   Address address_;
   std::optional<Address> last_accepted_;
   std::optional<std::string> authkey_;
