@@ -237,7 +237,7 @@ def main(argv=None, *, bin_dir, project_dir, build_type, compiler):
     ap.add_argument("--filter", default=None, help="regex on benchmark names (re.search)")
     ap.add_argument("--out", default=None,
                     help="output JSON (default <build>/reports/bench-current.json)")
-    ap.add_argument("--reps", type=int, default=None, help="repetitions per benchmark")
+    ap.add_argument("--reps", type=int, default=None, help="repetitions per benchmark (default 5; 10 with --full)")
     ap.add_argument("--min-time", type=float, default=None,
                     help="native: minimum timed seconds per repetition")
     ap.add_argument("--targets", default=None,
@@ -245,7 +245,9 @@ def main(argv=None, *, bin_dir, project_dir, build_type, compiler):
     ap.add_argument("--no-native", action="store_true", help="skip bin/mpipc-bench-native")
     opts = ap.parse_args(argv)
     full = bool(opts.full)
-    reps = opts.reps or 5
+    # The full set is for real reports: enough repetitions that a 10% difference between two
+    # implementations stands out of this machine's noise (bench/README.md).
+    reps = opts.reps or (10 if full else 5)
     out = opts.out or os.path.join(os.path.dirname(bin_dir), "reports", "bench-current.json")
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
 
@@ -261,7 +263,7 @@ def main(argv=None, *, bin_dir, project_dir, build_type, compiler):
         with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as tmp:
             tmp_path = tmp.name
         cmd = [native, "--mpipc_set=" + ("full" if full else "quick"),
-               "--mpipc_reps=%d" % (opts.reps or 5),
+               "--mpipc_reps=%d" % reps,
                "--benchmark_out=" + tmp_path, "--benchmark_out_format=json",
                "--benchmark_display_aggregates_only=true",
                # repetitions of all cases interleaved in random order: load bursts on the
