@@ -14,6 +14,7 @@
 #include "errors.h"
 #include "mpipc/connection.h"
 #include "mpipc/process.h"
+#include "worker_pool.h"
 
 namespace mpipc_driver {
 
@@ -53,6 +54,8 @@ DriverError ActorDied(const std::string& message) { return {"ActorDied", message
 void ServeActor(mpipc::Connection& channel, std::map<std::string, Item> items) {
   auto table = std::make_shared<Table>(std::move(items));
   auto send_mu = std::make_shared<std::mutex>();
+  // Never destroyed: its threads outlive this function (the process ends without joining them).
+  auto* const workers = new WorkerPool;
   for (;;) {
     std::string line;
     try {
@@ -71,14 +74,14 @@ void ServeActor(mpipc::Connection& channel, std::map<std::string, Item> items) {
       if (code != 0) throw mpipc::SystemExit(code);
       return;
     }
-    std::thread([table, send_mu, &channel, r = std::move(req)] {
+    workers->Submit([table, send_mu, &channel, r = std::move(req)] {
       const std::string response = ExecuteObjectOp(r, *table);
       const std::lock_guard<std::mutex> lock(*send_mu);
       try {
         channel.send_bytes(response);
       } catch (const std::exception&) {  // main is gone
       }
-    }).detach();
+    });
   }
 }
 

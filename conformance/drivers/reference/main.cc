@@ -4,9 +4,10 @@
 //
 // Structure (the protocol's §6): the main thread reads stdin and dispatches. hello, spawn,
 // close_all, shutdown and create in main (except Client) answer at once; kill, exit, join,
-// measure and every other object request for main run on a thread of their own; requests for
-// another actor are forwarded down its command channel (actor.h). Only this process writes
-// stdout, through one lock (Output); fd 1 itself points at stderr so that nothing else can.
+// measure and every other object request for main run on a thread of their own (a WorkerPool's,
+// worker_pool.h); requests for another actor are forwarded down its command channel (actor.h).
+// Only this process writes stdout, through one lock (Output); fd 1 itself points at stderr so
+// that nothing else can.
 //
 // Where the reference cannot do what the data model asks, the answer is Unsupported (the suite
 // SKIPs the clause):
@@ -31,7 +32,6 @@
 #include <iostream>
 #include <optional>
 #include <string>
-#include <thread>
 #include <utility>
 
 #include "actor.h"
@@ -40,6 +40,7 @@
 #include "json_value.h"
 #include "measure.h"
 #include "objects.h"
+#include "worker_pool.h"
 
 #ifndef MPIPC_DRIVER_VERSION
 #define MPIPC_DRIVER_VERSION "0"
@@ -106,15 +107,15 @@ class Driver {
     }
   }
 
-  // Runs fn on its own thread and writes its (plain JSON) result or error.
+  // Runs fn on a thread of its own (a worker's) and writes its (plain JSON) result or error.
   void InThread(const Json& id, std::function<Json()> fn) {
-    std::thread([this, id, f = std::move(fn)] {
+    workers_.Submit([this, id, f = std::move(fn)] {
       try {
         out_.Write(OkLine(id, f()));
       } catch (...) {
         out_.Write(ErrorLine(id, std::current_exception()));
       }
-    }).detach();
+    });
   }
 
   static std::optional<double> Timeout(const Json& req) {
@@ -167,7 +168,7 @@ class Driver {
       } else if (op == "create" && req.value("kind", "") != "Client") {
         out_.Write(ExecuteObjectOp(req, table_));  // never blocks
       } else {
-        std::thread([this, req] { out_.Write(ExecuteObjectOp(req, table_)); }).detach();
+        workers_.Submit([this, req] { out_.Write(ExecuteObjectOp(req, table_)); });
       }
     } else {
       throw ProtocolError("unknown op '" + op + "'");
@@ -213,7 +214,8 @@ class Driver {
   Output out_;
   int in_fd_;
   Actors actors_;
-  Table table_;  // main's handles
+  Table table_;         // main's handles
+  WorkerPool workers_;  // runs the requests that may block
 };
 
 }  // namespace
