@@ -37,6 +37,18 @@
 namespace mpipc {
 
 namespace bip = boost::interprocess;
+
+// The producers' cached_head and the consumers' cached_tail save a read of the other side's
+// line. Reading them is correct across processes (whoever stored one had read the position with
+// acquire, and passed it on under the lock, release to acquire), but ThreadSanitizer sees only
+// this process: a copy left by another process links nothing it can see, and a write into space
+// freed by this process's own consumer looks unordered with that consumer's read. TSan builds
+// therefore always read the position itself, which synchronises with its writer directly.
+#ifdef MPIPC_TSAN
+constexpr bool kUseCachedPositions = false;
+#else
+constexpr bool kUseCachedPositions = true;
+#endif
 using internal::CurrentPid;
 using internal::FutexWait;
 using internal::FutexWake;
@@ -569,7 +581,8 @@ bool QueueCore::try_write_record(uint32_t kind, std::string_view chunk, uint64_t
   const uint64_t off = Pos(t) & (cap - 1);
   const uint64_t contiguous = cap - off;
   const uint64_t pad = size > contiguous ? contiguous : 0;
-  uint64_t h = shared_->cached_head.load(std::memory_order_relaxed);
+  uint64_t h = kUseCachedPositions ? shared_->cached_head.load(std::memory_order_relaxed)
+                                   : shared_->head.load(std::memory_order_acquire);
   if (pad + size > cap - ((Pos(t) - Pos(h)) & kPosMask)) {
     h = shared_->head.load(std::memory_order_acquire);
     shared_->cached_head.store(h, std::memory_order_relaxed);
@@ -674,7 +687,8 @@ bool QueueCore::read_item(Local& l, const sys::Deadline& deadline,
   };
   for (;;) {
     const uint64_t h = shared_->head.load(std::memory_order_relaxed);
-    uint64_t t = shared_->cached_tail.load(std::memory_order_relaxed);
+    uint64_t t = kUseCachedPositions ? shared_->cached_tail.load(std::memory_order_relaxed)
+                                     : shared_->tail.load(std::memory_order_acquire);
     if (Pos(h) == Pos(t)) {
       t = shared_->tail.load(std::memory_order_acquire);
       shared_->cached_tail.store(t, std::memory_order_relaxed);
