@@ -19,6 +19,7 @@ case "$kind" in
   *) echo "usage: scripts/sanitize.sh asan|tsan [ctest args]" >&2; exit 2 ;;
 esac
 jobs="${MPIPC_JOBS:-2}"
+scripts/deps.sh
 cmake --preset "$kind" -DMPIPC_WERROR=OFF >/dev/null
 cmake --build --preset "$kind" -j "$jobs"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1}"
