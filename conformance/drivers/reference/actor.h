@@ -4,10 +4,10 @@
 // spawn forks a child with mpipc::Process while holding the fork lock, after creating a private
 // command channel (an mpipc::Pipe, messages are JSON lines sent with send_bytes). The child
 // closes main's end of it, the other actors' channels and the driver's stdio copies, then serves:
-// each request runs on a thread of its own (a WorkerPool's) against the child's copy of main's handle table, and its
-// response line goes back over the channel (one lock around sends). In main, one pump thread per
-// actor copies response lines to stdout; at EOF it reaps the child, answers ActorDied for the
-// requests still in flight, and emits the actor_exited event.
+// each request runs on a thread of its own (a WorkerPool's, worker_pool.h) against the child's
+// copy of main's handle table, and its response line goes back over the channel (one lock around
+// sends). In main, one pump thread per actor copies response lines to stdout; at EOF it reaps the
+// child, answers ActorDied for the requests still in flight, and emits the actor_exited event.
 //
 // exit asks the child to return from its Process target (exit code 0), or to throw
 // mpipc::SystemExit(n): either way Process runs the exit hooks (queue feeders flush, Q-EXIT-FLUSH)
