@@ -74,8 +74,12 @@ void ServeActor(mpipc::Connection& channel, std::map<std::string, Item> items) {
       if (code != 0) throw mpipc::SystemExit(code);
       return;
     }
-    workers->Submit([table, send_mu, &channel, r = std::move(req)] {
+    workers->Submit([table, send_mu, &channel, r = std::move(req)]() mutable {
       const std::string response = ExecuteObjectOp(r, *table);
+      // Let go of the table before answering: once main has the answer it may send $exit, and
+      // the objects must then be ServeActor's alone, so that returning finalises them (a
+      // Listener's private directory goes away, L-DEFAULT-ADDR).
+      table.reset();
       const std::lock_guard<std::mutex> lock(*send_mu);
       try {
         channel.send_bytes(response);
