@@ -3,16 +3,40 @@
 
 #include <gtest/gtest.h>
 
-#include <cstdio>
+#include <stdlib.h>
+
+#include <filesystem>
 #include <fstream>
+#include <stdexcept>
 
 namespace mpipc::conformance {
 namespace {
 
+// A directory of this process's own, removed with everything in it at scope exit. ctest runs
+// each test as its own process, several at once: a shared fixed path would let one test's
+// set-up truncate the file another is reading.
+class ScratchDir {
+ public:
+  ScratchDir() {
+    std::string templ = ::testing::TempDir() + "/mpipc_results_test.XXXXXX";
+    if (::mkdtemp(templ.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = templ;
+  }
+  ~ScratchDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
 Catalogue TinyCatalogue() {
-  const std::string dir = ::testing::TempDir() + "/mpipc_results_test_clauses";
-  std::remove((dir + "/a.json").c_str());
-  std::system(("mkdir -p " + dir).c_str());
+  const ScratchDir scratch;
+  const std::string& dir = scratch.path();
   std::ofstream(dir + "/a.json") << R"({"area": "a", "catalogue_version": "9.9.9", "clauses": [
     {"id": "A-ONE", "area": "a", "title": "t", "rule": "r", "level": "required", "source": "s"},
     {"id": "A-TWO", "area": "a", "title": "t", "rule": "r", "level": "required", "source": "s"},
@@ -140,7 +164,8 @@ TEST(Aggregate, UnavailableTargetSkipsEverything) {
 }
 
 TEST(Expectations, ParsesEntriesAndRejectsMalformedOnes) {
-  const std::string path = ::testing::TempDir() + "/mpipc_expect.txt";
+  const ScratchDir scratch;
+  const std::string path = scratch.path() + "/expect.txt";
   std::ofstream(path) << "# comment\n\nQ-* XFAIL  the reason, with spaces\nL-X SKIP why\n";
   auto e = LoadExpectations(path);
   ASSERT_EQ(e.size(), 2u);
