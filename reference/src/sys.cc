@@ -232,3 +232,63 @@ int Connect(int fd, const struct sockaddr* addr, socklen_t len) {
 }
 
 }  // namespace mpipc::sys
+
+// Fork safety under AddressSanitizer before LLVM 18 (and GCC's libasan before 14, which derives
+// from it). Those runtimes install no fork handler: a child forked while another thread holds a
+// lock of ASan's allocator, stack depot or thread registry blocks forever in its first malloc
+// (seen as actors that never answer in the ASan conformance run; sys_test.cc has the repro).
+// LLVM 18 takes exactly these locks around fork itself, so newer runtimes are left alone, as
+// taking them twice would deadlock. The runtime's entry points are referenced weakly: a runtime
+// without them (or a build without ASan) installs nothing. Registered from a constructor, early:
+// prepare handlers run in reverse order of registration and child handlers in order, so ours
+// lock last before fork and unlock first in the child, before any handler that allocates.
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MPIPC_ASAN 1
+#endif
+#endif
+#if !defined(MPIPC_ASAN) && defined(__SANITIZE_ADDRESS__)
+#define MPIPC_ASAN 1
+#endif
+#if defined(MPIPC_ASAN) && \
+    ((defined(__clang__) && __clang_major__ < 18) || (!defined(__clang__) && __GNUC__ < 14))
+
+namespace __lsan {
+[[gnu::weak]] void LockAllocator();
+[[gnu::weak]] void UnlockAllocator();
+[[gnu::weak]] void LockThreadRegistry();
+[[gnu::weak]] void UnlockThreadRegistry();
+}  // namespace __lsan
+namespace __sanitizer {
+[[gnu::weak]] void StackDepotLockAll();
+[[gnu::weak]] void StackDepotUnlockAll();
+}  // namespace __sanitizer
+
+namespace mpipc::sys {
+namespace {
+
+void AsanBeforeFork() {
+  __lsan::LockThreadRegistry();
+  __lsan::LockAllocator();
+  __sanitizer::StackDepotLockAll();
+}
+
+void AsanAfterFork() {
+  __sanitizer::StackDepotUnlockAll();
+  __lsan::UnlockAllocator();
+  __lsan::UnlockThreadRegistry();
+}
+
+[[gnu::constructor(101)]] void InstallAsanForkHandler() {
+  if (&__lsan::LockAllocator == nullptr || &__lsan::UnlockAllocator == nullptr ||
+      &__lsan::LockThreadRegistry == nullptr || &__lsan::UnlockThreadRegistry == nullptr ||
+      &__sanitizer::StackDepotLockAll == nullptr || &__sanitizer::StackDepotUnlockAll == nullptr) {
+    return;
+  }
+  ::pthread_atfork(&AsanBeforeFork, &AsanAfterFork, &AsanAfterFork);
+}
+
+}  // namespace
+}  // namespace mpipc::sys
+
+#endif
