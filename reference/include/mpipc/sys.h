@@ -8,6 +8,11 @@
 // Thread-safety: the wrappers are as thread-safe as the calls they wrap. Installing an override is
 // not synchronised with concurrent calls; do it in a test's single-threaded setup only. Overrides
 // are per process (a forked child inherits the one in force).
+//
+// Side effect of linking: in AddressSanitizer builds whose runtime predates LLVM 18 (no fork
+// handler of its own), sys.cc registers a pthread_atfork handler, at start-up, that holds ASan's
+// allocator, stack-depot and thread-registry locks across fork(), so that a child forked from a
+// multi-threaded process can allocate. Other builds register nothing.
 
 #ifndef MPIPC_SYS_H_
 #define MPIPC_SYS_H_
