@@ -846,15 +846,14 @@ TEST(OSErrorTest, PythonNamesFollowPep3151) {
 TEST(ForkSafety, ChildrenOfAProcessWhoseThreadsAllocateCanAllocate) {
   constexpr int kForks = 100;
   constexpr auto kChildLimit = std::chrono::seconds(30);
-  std::atomic<bool> stop{false};
-  std::vector<std::thread> allocators;
+  std::vector<std::jthread> allocators;  // stopped and joined however the test ends
   for (int t = 0; t < 2; ++t) {
-    allocators.emplace_back([&stop] {
+    allocators.emplace_back([](const std::stop_token& stop) {
       // Many blocks of several sizes at once: the thread-local caches run dry and refill from
       // the shared allocator (under its locks) all the time.
       std::vector<std::unique_ptr<char[]>> blocks;
       blocks.reserve(4096);
-      while (!stop.load(std::memory_order_relaxed)) {
+      while (!stop.stop_requested()) {
         for (size_t i = 0; i < 4096; ++i) blocks.emplace_back(new char[16 + 16 * (i % 8)]);
         blocks.clear();
       }
@@ -862,32 +861,20 @@ TEST(ForkSafety, ChildrenOfAProcessWhoseThreadsAllocateCanAllocate) {
   }
   int stuck = 0;
   for (int i = 0; i < kForks; ++i) {
-    const pid_t pid = ::fork();
-    ASSERT_GE(pid, 0) << std::strerror(errno);
-    if (pid == 0) {
+    const pid_t pid = testing_support::Fork([] {
       for (size_t j = 0; j < 200; ++j) {
         const std::unique_ptr<char[]> block(new char[16 + 16 * (j % 8)]);
         block[0] = 1;
       }
-      ::_exit(0);
-    }
-    const auto limit = std::chrono::steady_clock::now() + kChildLimit;
-    int status = 0;
-    pid_t r = 0;
-    while ((r = ::waitpid(pid, &status, WNOHANG)) == 0 &&
-           std::chrono::steady_clock::now() < limit) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));  // polling a child, not a race
-    }
-    if (r == 0) {
+      return 0;
+    });
+    const int code = testing_support::WaitExit(pid, Clock::now() + kChildLimit);
+    if (code == -1000) {
       ++stuck;
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
     } else {
-      EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+      EXPECT_EQ(code, 0);
     }
   }
-  stop = true;
-  for (std::thread& t : allocators) t.join();
   EXPECT_EQ(stuck, 0) << "children that never exited, of " << kForks;
 }
 
