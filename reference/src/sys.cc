@@ -253,13 +253,13 @@ int Connect(int fd, const struct sockaddr* addr, socklen_t len) {
 #if defined(MPIPC_ASAN) && \
     ((defined(__clang__) && __clang_major__ < 18) || (!defined(__clang__) && __GNUC__ < 14))
 
-namespace __lsan {
+namespace __lsan {  // NOLINT(bugprone-reserved-identifier): the runtime's own names
 [[gnu::weak]] void LockAllocator();
 [[gnu::weak]] void UnlockAllocator();
 [[gnu::weak]] void LockThreadRegistry();
 [[gnu::weak]] void UnlockThreadRegistry();
 }  // namespace __lsan
-namespace __sanitizer {
+namespace __sanitizer {  // NOLINT(bugprone-reserved-identifier): the runtime's own names
 [[gnu::weak]] void StackDepotLockAll();
 [[gnu::weak]] void StackDepotUnlockAll();
 }  // namespace __sanitizer
