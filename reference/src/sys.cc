@@ -78,16 +78,21 @@ ssize_t ReadExact(int fd, void* buf, size_t n) {
 namespace {
 
 // Blocks SIGPIPE for the calling thread while a pipe write is in flight; on destruction discards
-// a SIGPIPE the write raised, then restores the mask. Two system calls on the common path (block,
-// restore); Python avoids even those by ignoring SIGPIPE process-wide, which a library must not.
-// - The thread did not block SIGPIPE: then none can be pending for it (it would have been
-//   delivered), so a pending SIGPIPE after an EPIPE is ours and is consumed.
+// a SIGPIPE the write raised, then restores the mask.
+// - The process ignores SIGPIPE (as Python does, and the drivers): one system call (reading the
+//   disposition), nothing else; the kernel discards the write's SIGPIPE. (A thread that also
+//   blocks SIGPIPE keeps it pending until it unblocks it, when it is discarded as ignored. A
+//   thread that restores SIG_DFL while another writes to a closed pipe may lose the process:
+//   the price of not paying two more calls per write in every process that ignores SIGPIPE.)
+// - The thread did not block SIGPIPE: three calls (disposition, block, restore). None can be
+//   pending for it (it would have been delivered), so one pending after EPIPE is ours: consumed.
 // - The thread already blocks SIGPIPE: the mask is left alone, and a SIGPIPE pending before the
 //   write (the caller's) is kept; only one our write added is consumed.
-// The disposition does not matter: a blocked signal is left pending even when it is ignored.
 class SigpipeGuard {
  public:
   SigpipeGuard() {
+    struct sigaction current {};
+    if (sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_IGN) return;
     sigset_t block;
     sigemptyset(&block);
     sigaddset(&block, SIGPIPE);
